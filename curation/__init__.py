@@ -1,0 +1,3 @@
+"""Curation Studio: turn raw web images into a clean, labelled, audited dataset."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,318 @@
+"""Files in: expand paths, verify each file, store originals and thumbnails, record them.
+
+Workers (processes) do the pure work per file: read, hash, verify, write the content-addressed
+original and thumbnail. The calling process decides what each outcome means against what the
+project already holds (exact duplicate, near duplicate, label conflict) and records a chunk of
+outcomes in one transaction. Files are handled in sorted order and a chunk is all or nothing,
+so a killed ingest followed by the same command leaves exactly what one uninterrupted run leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import multiprocessing
+import os
+import shutil
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import imagehash
+import numpy as np
+
+from .project import Project, write_atomically
+from .verify import Failure, verify_bytes
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff",
+                  ".pgm", ".ppm", ".pbm", ".pnm", ".svg", ".ico", ".heic", ".avif"}
+THUMB_SIDE = 256
+NEAR_DISTANCE = 6
+CHUNK = 64
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class FileTask:
+    source: str
+    label: str | None
+
+
+@dataclass
+class FileOutcome:
+    source: str
+    label: str | None
+    sha256: str
+    status: str
+    reason: str | None = None
+    detail: str | None = None
+    format: str | None = None
+    ext: str | None = None
+    width: int | None = None
+    height: int | None = None
+    mode: str | None = None
+    frames: int | None = None
+    normalised: str | None = None
+    phash: int | None = None
+    nbytes: int = 0
+
+
+@dataclass
+class IngestSummary:
+    files: int = 0
+    already_known: int = 0
+    not_images: int = 0
+    new_images: int = 0
+    exact_duplicates: int = 0
+    near_duplicates: int = 0
+    label_conflicts: int = 0
+    failed: int = 0
+    failed_by_reason: Counter = field(default_factory=Counter)
+    cancelled: bool = False
+
+    def line(self) -> str:
+        parts = [f"{self.files} files", f"{self.new_images} new images", f"{self.failed} failed",
+                 f"{self.exact_duplicates} exact duplicates", f"{self.near_duplicates} near duplicates",
+                 f"{self.label_conflicts} label conflicts", f"{self.already_known} already in the project"]
+        if self.not_images:
+            parts.append(f"{self.not_images} non-image files skipped")
+        return ", ".join(parts) + (" (cancelled)" if self.cancelled else "")
+
+
+def expand(paths: Iterable[str | os.PathLike], labels_from_folders: bool) -> tuple[list[FileTask], int]:
+    """Every image-named file under `paths`, sorted, with its folder label; and the count of others."""
+    tasks: list[FileTask] = []
+    others = 0
+    for given in paths:
+        root = Path(given).expanduser().resolve()
+        if not root.exists():
+            raise FileNotFoundError(f"{given} does not exist.")
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
+                others += 1
+                continue
+            label = folder_label(path, root) if labels_from_folders else None
+            tasks.append(FileTask(str(path), label))
+    return tasks, others
+
+
+def folder_label(path: Path, root: Path) -> str | None:
+    if path == root:
+        return path.parent.name or None
+    relative = path.relative_to(root)
+    return relative.parts[-2] if len(relative.parts) > 1 else None
+
+
+def phash64(img) -> int:
+    bits = imagehash.phash(img).hash.flatten()
+    return int(np.packbits(bits).view(">u8")[0])
+
+
+def thumbnail_jpeg(img) -> bytes:
+    thumb = img.copy()
+    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    buf = io.BytesIO()
+    thumb.save(buf, "JPEG", quality=82)
+    return buf.getvalue()
+
+
+def read_source(path: str) -> bytes | Failure:
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            return Failure("too_large", f"{size / 2**20:.0f} MB, over the {MAX_FILE_BYTES / 2**20:.0f} MB limit.")
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        return Failure("unreadable_file", f"The file could not be read ({exc.strerror or exc}).")
+
+
+def process_file(task: FileTask, root: str) -> FileOutcome:
+    """Pure per-file work, run in a worker: never raises for a bad file."""
+    project = Project(Path(root))
+    data = read_source(task.source)
+    if isinstance(data, Failure):
+        return FileOutcome(task.source, task.label, "", "failed", data.reason, data.detail)
+    return outcome_for_bytes(task, data, project)
+
+
+def outcome_for_bytes(task: FileTask, data: bytes, project: Project) -> FileOutcome:
+    sha = hashlib.sha256(data).hexdigest()
+    result = verify_bytes(data)
+    if isinstance(result, Failure):
+        return FileOutcome(task.source, task.label, sha, "failed", result.reason, result.detail, nbytes=len(data))
+    write_atomically(project.original_path(sha, result.ext), data, project.tmp_dir)
+    write_atomically(project.thumb_path(sha), thumbnail_jpeg(result.image), project.tmp_dir)
+    return FileOutcome(
+        task.source, task.label, sha, "ok", format=result.format, ext=result.ext, width=result.width,
+        height=result.height, mode=result.mode, frames=result.frames,
+        normalised="; ".join(result.normalised) or None, phash=phash64(result.image), nbytes=len(data),
+    )
+
+
+class NearDuplicateIndex:
+    """Perceptual hashes of the project's usable images, searched by Hamming distance."""
+
+    def __init__(self, ids: np.ndarray, hashes: np.ndarray, groups: np.ndarray):
+        self.ids, self.hashes, self.groups = list(ids), list(hashes), list(groups)
+        self._arr = np.asarray(hashes, dtype=np.uint64)
+
+    def nearest(self, phash: int) -> tuple[int, int, int] | None:
+        """(index position, image id, distance) of the closest image within NEAR_DISTANCE."""
+        if not self.ids:
+            return None
+        if len(self._arr) != len(self.hashes):
+            self._arr = np.asarray(self.hashes, dtype=np.uint64)
+        dist = np.bitwise_count(self._arr ^ np.uint64(phash))
+        pos = int(np.argmin(dist))
+        return (pos, int(self.ids[pos]), int(dist[pos])) if dist[pos] <= NEAR_DISTANCE else None
+
+    def add(self, image_id: int, phash: int, group: int | None) -> None:
+        self.ids.append(image_id)
+        self.hashes.append(phash)
+        self.groups.append(group if group is not None else -1)
+
+
+@dataclass(frozen=True)
+class KnownImage:
+    id: int
+    status: str
+    label: str | None
+
+
+@dataclass
+class ChunkPlan:
+    """What one chunk of outcomes changes: rows to insert and updates, written in one transaction."""
+
+    images: list[FileOutcome] = field(default_factory=list)
+    image_ids: list[int] = field(default_factory=list)
+    near_groups: dict[int, int] = field(default_factory=dict)
+    sources: list[tuple[str, int, str | None]] = field(default_factory=list)
+    flags: list[tuple[int, str, str]] = field(default_factory=list)
+    labels: set[str] = field(default_factory=set)
+    label_updates: dict[int, str] = field(default_factory=dict)
+
+
+def plan_chunk(batch: list[FileOutcome], known: dict[str, KnownImage], next_id: int,
+               index: NearDuplicateIndex, summary: IngestSummary) -> ChunkPlan:
+    """Decide what each outcome means given the images the project (and this chunk) already holds."""
+    plan = ChunkPlan()
+    for out in batch:
+        if out.status == "failed":
+            summary.failed += 1
+            summary.failed_by_reason[out.reason] += 1
+        image = known.get(out.sha256) if out.sha256 else None
+        if image is None:
+            image = KnownImage(next_id, out.status, out.label)
+            next_id += 1
+            plan.images.append(out)
+            plan.image_ids.append(image.id)
+            if out.sha256:
+                known[out.sha256] = image
+            if out.status == "ok":
+                summary.new_images += 1
+                plan_near_duplicate(plan, image.id, out.phash, index, summary)
+        elif image.status == "ok":
+            summary.exact_duplicates += 1
+            plan_label_conflict(plan, image, out, summary)
+        plan.sources.append((out.source, image.id, out.label))
+        if out.label and out.status == "ok":
+            plan.labels.add(out.label)
+    return plan
+
+
+def plan_near_duplicate(plan: ChunkPlan, image_id: int, phash: int, index: NearDuplicateIndex,
+                        summary: IngestSummary) -> None:
+    match = index.nearest(phash)
+    group = None
+    if match:
+        pos, other_id, distance = match
+        group = index.groups[pos] if index.groups[pos] >= 0 else other_id
+        index.groups[pos] = group
+        plan.near_groups[other_id] = group
+        plan.near_groups[image_id] = group
+        plan.flags.append((image_id, "duplicate", f"Near duplicate of image #{other_id} (perceptual-hash distance {distance})."))
+        summary.near_duplicates += 1
+    index.add(image_id, phash, group)
+
+
+def plan_label_conflict(plan: ChunkPlan, image: KnownImage, out: FileOutcome, summary: IngestSummary) -> None:
+    current = plan.label_updates.get(image.id, image.label)
+    if not out.label or out.label == current:
+        return
+    if current is None:
+        plan.label_updates[image.id] = out.label
+        return
+    plan.flags.append((image.id, "label_conflict", f"Filed under '{current}' and under '{out.label}' ({out.source})."))
+    summary.label_conflicts += 1
+
+
+def map_outcomes(tasks: list[FileTask], project: Project, workers: int) -> Iterator[FileOutcome]:
+    work = partial(process_file, root=str(project.root))
+    if workers <= 1 or len(tasks) < 4 * workers:
+        yield from map(work, tasks)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        try:
+            yield from pool.map(work, tasks, chunksize=4)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def chunked(items: Iterator[FileOutcome], size: int) -> Iterator[list[FileOutcome]]:
+    batch: list[FileOutcome] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def ingest(
+    store,
+    paths: Iterable[str | os.PathLike],
+    labels_from_folders: bool = False,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    workers: int | None = None,
+) -> IngestSummary:
+    """Ingest every image under `paths` into the store's project; safe to repeat or interrupt."""
+    tasks, others = expand(paths, labels_from_folders)
+    summary = IngestSummary(files=len(tasks) + others, not_images=others)
+    known = store.known_sources([t.source for t in tasks])
+    todo = [t for t in tasks if t.source not in known]
+    summary.already_known = len(tasks) - len(todo)
+    clear_partial_writes(store.project)
+    index = NearDuplicateIndex(*store.phash_index())
+    done = summary.already_known
+    total = len(tasks)
+    if progress:
+        progress(done, total)
+    outcomes = map_outcomes(todo, store.project, workers or default_workers())
+    for batch in chunked(outcomes, CHUNK):
+        store.record_ingest(batch, partial(plan_chunk, batch, index=index, summary=summary))
+        done += len(batch)
+        if progress:
+            progress(done, total)
+        if cancelled and cancelled():
+            summary.cancelled = True
+            break
+    return summary
+
+
+def clear_partial_writes(project: Project) -> None:
+    """Half-written files left by a killed run; every finished file was renamed out of here."""
+    shutil.rmtree(project.tmp_dir, ignore_errors=True)

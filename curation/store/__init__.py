@@ -1,0 +1,38 @@
+"""The store: the only code that speaks SQL. Schema and migrations, queries, events, jobs.
+
+`Store` is one object per project per process; every call takes its own cursor, so Streamlit
+sessions (threads) share it safely.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..project import Project, ProjectError, project_at
+from .db import Database, ProjectLocked
+from .edits import EditError, EditQueries, UndoResult
+from .ingest import IngestQueries
+from .jobs import JobQueries, JobRow
+from .report import EXPORT_IMAGE_COLUMNS, ReportQueries
+from .review import STATUSES, GridItem, ReviewFilter, ReviewQueries
+
+__all__ = [
+    "EXPORT_IMAGE_COLUMNS", "STATUSES", "EditError", "GridItem", "JobRow", "ProjectError", "ProjectLocked",
+    "ReviewFilter", "Store", "UndoResult", "init_project", "open_store",
+]
+
+
+class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries):
+    pass
+
+
+def open_store(root: str | os.PathLike) -> Store:
+    return Store(project_at(root))
+
+
+def init_project(root: str | os.PathLike) -> Store:
+    """Create (or open, if it exists) the project in `root`."""
+    project = Project(Path(root).expanduser().resolve())
+    project.root.mkdir(parents=True, exist_ok=True)
+    return Store(project)

@@ -1,0 +1,95 @@
+"""Opening a project's database: one cached connection per process, a cursor per call.
+
+DuckDB lets one process write a database file; a second process gets an IOException about a
+lock. That is turned into `ProjectLocked`, which says who holds the project, at once.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import duckdb
+
+from ..project import Project, ProjectError
+from .schema import migrate
+
+
+class ProjectLocked(ProjectError):
+    """Another process (the app, or another command) has the project open."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def connect(project: Project) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(project.db_path))
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        pid = re.search(r"PID (\d+)", str(exc))
+        holder = f"process {pid.group(1)}" if pid else "another process"
+        raise ProjectLocked(
+            f"The project at {project.root} is open in {holder} (the app or another command): "
+            "stop it, or do this from the app."
+        ) from None
+
+
+class Database:
+    """Connection, cursors and write transactions for one project in this process."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self._con = connect(project)
+        self._write_lock = threading.RLock()
+        with self._write_lock:
+            migrate(self._con.cursor(), utcnow())
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._con.cursor()
+
+    @contextmanager
+    def transaction(self):
+        """A write transaction; writes in this process are serialised so ids stay unique."""
+        with self._write_lock:
+            cur = self._con.cursor()
+            cur.begin()
+            try:
+                yield cur
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+            finally:
+                cur.close()
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        cur = self._con.cursor()
+        try:
+            return cur.execute(sql, params or []).fetchall()
+        finally:
+            cur.close()
+
+    def query_df(self, sql: str, params=None):
+        cur = self._con.cursor()
+        try:
+            return cur.execute(sql, params or []).df()
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def next_id(cur, table: str) -> int:
+    return cur.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchall()[0][0]
+
+
+def executemany(cur, sql: str, rows: list) -> None:
+    """`executemany` that accepts an empty list (DuckDB 2.0 rejects one)."""
+    if rows:
+        cur.executemany(sql, rows)

@@ -1,0 +1,155 @@
+"""User edits: every change is written with its event in one transaction; undo is the inverse event.
+
+Nothing here deletes a row: a flag is cleared by setting `active = false`, a label is replaced.
+One user action on many images shares a `batch` id, and undo reverses the actor's latest batch
+that is not yet undone, skipping images that someone changed since (they are reported).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from ..flags import FLAG_KINDS
+from .db import next_id, utcnow
+
+EDIT_ACTIONS = ("label", "flag", "unflag")
+
+
+class EditError(ValueError):
+    """An edit the user asked for that cannot be made, with a sentence that says why."""
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    action: str | None
+    reverted: int
+    skipped: int
+
+    def line(self) -> str:
+        if self.action is None:
+            return "Nothing to undo."
+        text = f"Undid {self.action} on {self.reverted} image{'s' * (self.reverted != 1)}"
+        if self.skipped:
+            text += f"; {self.skipped} left as they are because they were changed since"
+        return text + "."
+
+
+def clean_name(value: str | None, what: str) -> str:
+    name = (value or "").strip()
+    if not name:
+        raise EditError(f"The {what} cannot be empty.")
+    if len(name) > 100:
+        raise EditError(f"The {what} is too long (100 characters at most).")
+    return name
+
+
+class Events:
+    """Appends events inside an open transaction."""
+
+    def __init__(self, cur, actor: str, now):
+        self.cur, self.actor, self.now = cur, actor, now
+        self.batch = uuid.uuid4().hex[:12]
+        self.next = next_id(cur, "events")
+
+    def add(self, action: str, image_id: int, before: dict, after: dict, undoes: int | None = None) -> None:
+        self.cur.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [self.next, self.now, self.actor, action, image_id, json.dumps(before), json.dumps(after), self.batch, undoes],
+        )
+        self.next += 1
+
+
+class EditQueries:
+    def set_label(self, image_ids: list[int], label: str, actor: str) -> int:
+        """Label (or relabel) images; returns how many changed. A new label is created on the way."""
+        label, actor = clean_name(label, "label"), clean_name(actor, "annotator name")
+        with self.transaction() as cur:
+            now = utcnow()
+            cur.execute("INSERT OR IGNORE INTO labels VALUES (?, ?)", [label, now])
+            rows = cur.execute(
+                "SELECT id, label FROM images WHERE id IN (SELECT unnest(?)) AND label IS DISTINCT FROM ? ORDER BY id",
+                [list(image_ids), label],
+            ).fetchall()
+            events = Events(cur, actor, now)
+            for image_id, old in rows:
+                cur.execute("UPDATE images SET label = ? WHERE id = ?", [label, image_id])
+                events.add("label", image_id, {"label": old}, {"label": label})
+        return len(rows)
+
+    def add_flag(self, image_ids: list[int], kind: str, note: str, actor: str) -> int:
+        if kind not in FLAG_KINDS:
+            raise EditError(f"Unknown flag kind '{kind}'; choose one of {', '.join(FLAG_KINDS)}.")
+        actor = clean_name(actor, "annotator name")
+        note = (note or "").strip()
+        with self.transaction() as cur:
+            now = utcnow()
+            ids = [r[0] for r in cur.execute(
+                "SELECT id FROM images WHERE id IN (SELECT unnest(?)) ORDER BY id", [list(image_ids)]).fetchall()]
+            flag_id = next_id(cur, "flags")
+            events = Events(cur, actor, now)
+            for image_id in ids:
+                cur.execute("INSERT INTO flags VALUES (?, ?, ?, ?, true, ?, ?)", [flag_id, image_id, kind, note, actor, now])
+                events.add("flag", image_id, {}, {"flag_id": flag_id, "kind": kind, "note": note})
+                flag_id += 1
+        return len(ids)
+
+    def clear_flags(self, image_ids: list[int], kind: str | None, actor: str) -> int:
+        """Clear the active flags (of one kind, or all) on images; the flags stay, marked inactive."""
+        actor = clean_name(actor, "annotator name")
+        with self.transaction() as cur:
+            rows = cur.execute(
+                "SELECT id, image_id, kind, note FROM flags WHERE active AND image_id IN (SELECT unnest(?)) "
+                "AND (? IS NULL OR kind = ?) ORDER BY id",
+                [list(image_ids), kind, kind],
+            ).fetchall()
+            events = Events(cur, actor, utcnow())
+            for flag_id, image_id, flag_kind, note in rows:
+                cur.execute("UPDATE flags SET active = false WHERE id = ?", [flag_id])
+                events.add("unflag", image_id, {"flag_id": flag_id, "kind": flag_kind, "note": note, "active": True},
+                           {"flag_id": flag_id, "active": False})
+        return len(rows)
+
+    def undo_last(self, actor: str) -> UndoResult:
+        actor = clean_name(actor, "annotator name")
+        with self.transaction() as cur:
+            batch = last_undoable_batch(cur, actor)
+            if batch is None:
+                return UndoResult(None, 0, 0)
+            rows = cur.execute(
+                "SELECT id, action, image_id, before, after FROM events WHERE batch = ? ORDER BY id DESC", [batch]
+            ).fetchall()
+            events = Events(cur, actor, utcnow())
+            reverted = sum(revert(cur, events, *row) for row in rows)
+        return UndoResult(rows[0][1], reverted, len(rows) - reverted)
+
+
+def last_undoable_batch(cur, actor: str) -> str | None:
+    row = cur.execute(
+        "SELECT e.batch FROM events e WHERE e.actor = ? AND e.action IN (SELECT unnest(?)) "
+        "AND NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.id) ORDER BY e.id DESC LIMIT 1",
+        [actor, list(EDIT_ACTIONS)],
+    ).fetchall()
+    return row[0][0] if row else None
+
+
+def revert(cur, events: Events, event_id: int, action: str, image_id: int, before: str, after: str) -> bool:
+    """Apply the inverse of one event if the image still shows its result; record it as an undo."""
+    before, after = json.loads(before), json.loads(after)
+    if action == "label":
+        current = cur.execute("SELECT label FROM images WHERE id = ?", [image_id]).fetchall()[0][0]
+        if current != after["label"]:
+            return False
+        cur.execute("UPDATE images SET label = ? WHERE id = ?", [before["label"], image_id])
+        events.add("undo", image_id, {"label": current}, {"label": before["label"]}, undoes=event_id)
+        return True
+    flag_id = after["flag_id"]
+    active = cur.execute("SELECT active FROM flags WHERE id = ?", [flag_id]).fetchall()[0][0]
+    wanted_now, restore = (True, False) if action == "flag" else (False, True)
+    if active != wanted_now:
+        return False
+    cur.execute("UPDATE flags SET active = ? WHERE id = ?", [restore, flag_id])
+    events.add("undo", image_id, {"flag_id": flag_id, "active": active}, {"flag_id": flag_id, "active": restore},
+               undoes=event_id)
+    return True

@@ -1,0 +1,71 @@
+"""Ingest queries: what the project already holds, and writing one chunk of outcomes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .db import executemany, next_id, utcnow
+
+
+class IngestQueries:
+    def known_sources(self, sources: list[str]) -> set[str]:
+        if not sources:
+            return set()
+        rows = self.query("SELECT source FROM sources WHERE source IN (SELECT unnest(?))", [sources])
+        return {r[0] for r in rows}
+
+    def phash_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, perceptual hashes, near-duplicate groups or -1) of every usable image."""
+        cur = self.cursor()
+        try:
+            table = cur.execute(
+                "SELECT id, phash, coalesce(near_group, -1) AS g FROM images "
+                "WHERE status = 'ok' AND phash IS NOT NULL ORDER BY id"
+            ).fetchnumpy()
+        finally:
+            cur.close()
+        return table["id"], table["phash"].astype(np.uint64), table["g"]
+
+    def record_ingest(self, batch, planner):
+        """Write one chunk of outcomes; `planner(known, next_image_id)` decides what they mean."""
+        from ..ingest import KnownImage
+
+        shas = sorted({o.sha256 for o in batch if o.sha256})
+        now = utcnow()
+        with self.transaction() as cur:
+            rows = cur.execute(
+                "SELECT sha256, id, status, label FROM images WHERE sha256 IN (SELECT unnest(?))", [shas]
+            ).fetchall()
+            known = {sha: KnownImage(i, status, label) for sha, i, status, label in rows}
+            plan = planner(known, next_id(cur, "images"))
+            insert_images(cur, plan, now)
+            executemany(
+                cur,
+                "INSERT INTO sources (source, image_id, label_hint, added_at) VALUES (?, ?, ?, ?)",
+                [[s, i, label, now] for s, i, label in plan.sources],
+            )
+            executemany(cur, "INSERT OR IGNORE INTO labels VALUES (?, ?)", [[name, now] for name in sorted(plan.labels)])
+            executemany(cur, "UPDATE images SET label = ? WHERE id = ?", [[lb, i] for i, lb in plan.label_updates.items()])
+            executemany(cur, "UPDATE images SET near_group = ? WHERE id = ?", [[g, i] for i, g in plan.near_groups.items()])
+            first_flag = next_id(cur, "flags")
+            executemany(
+                cur,
+                "INSERT INTO flags VALUES (?, ?, ?, ?, true, 'ingest', ?)",
+                [[first_flag + n, i, kind, note, now] for n, (i, kind, note) in enumerate(plan.flags)],
+            )
+        return plan
+
+
+def insert_images(cur, plan, now) -> None:
+    rows = [
+        [i, o.sha256 or f"unread:{o.source}", o.status, o.reason, o.detail, o.format, o.ext, o.width, o.height,
+         o.mode, o.frames, o.normalised, o.phash, plan.near_groups.get(i), o.label, o.nbytes, now]
+        for i, o in zip(plan.image_ids, plan.images)
+    ]
+    executemany(
+        cur,
+        "INSERT INTO images (id, sha256, status, reason, detail, format, ext, width, height, mode, frames, "
+        "normalised, phash, near_group, label, bytes, added_at) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )

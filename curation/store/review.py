@@ -1,0 +1,137 @@
+"""Review queries: the filtered, paged grid, an image's detail and its history.
+
+Paging happens in SQL (filter, order by id, limit/offset), and per-image extras (flags, source
+count) are joined for the page's ids only, so a page costs the same on 1,000 or 1,000,000 rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STATUSES = ("ok", "failed")
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    labels: tuple[str, ...] = ()
+    unlabelled: bool = False
+    status: str | None = "ok"
+    flag_kind: str | None = None
+    source: str = ""
+    duplicates_only: bool = False
+    group: int | None = None
+
+    def where(self) -> tuple[str, list]:
+        clauses, params = ["true"], []
+        if self.status:
+            clauses.append("i.status = ?")
+            params.append(self.status)
+        label_terms = []
+        if self.labels:
+            label_terms.append("i.label IN (SELECT unnest(?))")
+            params.append(list(self.labels))
+        if self.unlabelled:
+            label_terms.append("i.label IS NULL")
+        if label_terms:
+            clauses.append("(" + " OR ".join(label_terms) + ")")
+        if self.flag_kind == "any":
+            clauses.append("EXISTS (SELECT 1 FROM flags f WHERE f.image_id = i.id AND f.active)")
+        elif self.flag_kind == "none":
+            clauses.append("NOT EXISTS (SELECT 1 FROM flags f WHERE f.image_id = i.id AND f.active)")
+        elif self.flag_kind:
+            clauses.append("EXISTS (SELECT 1 FROM flags f WHERE f.image_id = i.id AND f.active AND f.kind = ?)")
+            params.append(self.flag_kind)
+        if self.source.strip():
+            clauses.append("EXISTS (SELECT 1 FROM sources s WHERE s.image_id = i.id AND s.source ILIKE ?)")
+            params.append(f"%{self.source.strip()}%")
+        if self.group is not None:
+            clauses.append("(i.near_group = ? OR i.id = ?)")
+            params += [self.group, self.group]
+        elif self.duplicates_only:
+            clauses.append(
+                "(i.near_group IS NOT NULL OR (SELECT count(*) FROM sources s WHERE s.image_id = i.id) > 1)"
+            )
+        return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class GridItem:
+    id: int
+    sha256: str
+    status: str
+    reason: str | None
+    label: str | None
+    width: int | None
+    height: int | None
+    near_group: int | None
+    sources: int
+    flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+class ReviewQueries:
+    def count_images(self, flt: ReviewFilter) -> int:
+        where, params = flt.where()
+        return self.query(f"SELECT count(*) FROM images i WHERE {where}", params)[0][0]
+
+    def page_images(self, flt: ReviewFilter, page: int, page_size: int) -> list[GridItem]:
+        """One page (0-based) of the filtered images in id order."""
+        where, params = flt.where()
+        rows = self.query(
+            f"""
+            WITH page AS (
+                SELECT i.id, i.sha256, i.status, i.reason, i.label, i.width, i.height, i.near_group
+                FROM images i WHERE {where} ORDER BY i.id LIMIT ? OFFSET ?
+            )
+            SELECT p.*,
+                   (SELECT count(*) FROM sources s WHERE s.image_id = p.id) AS n_sources,
+                   coalesce((SELECT list(DISTINCT f.kind ORDER BY f.kind) FROM flags f
+                             WHERE f.image_id = p.id AND f.active), []) AS kinds
+            FROM page p ORDER BY p.id
+            """,
+            params + [page_size, page * page_size],
+        )
+        return [GridItem(*r[:8], sources=r[8], flags=tuple(r[9])) for r in rows]
+
+    def image_ids(self, flt: ReviewFilter, limit: int = 100_000) -> list[int]:
+        where, params = flt.where()
+        return [r[0] for r in self.query(f"SELECT i.id FROM images i WHERE {where} ORDER BY i.id LIMIT ?", params + [limit])]
+
+    def image(self, image_id: int) -> dict | None:
+        cur = self.cursor()
+        try:
+            df = cur.execute("SELECT * FROM images WHERE id = ?", [image_id]).df()
+        finally:
+            cur.close()
+        return None if df.empty else df.iloc[0].to_dict()
+
+    def image_sources(self, image_id: int):
+        return self.query_df(
+            "SELECT source, label_hint AS filed_under, provider, url, license, added_at FROM sources "
+            "WHERE image_id = ? ORDER BY added_at, source", [image_id])
+
+    def image_flags(self, image_id: int, active_only: bool = True):
+        return self.query_df(
+            "SELECT id, kind, note, active, created_by, created_at FROM flags WHERE image_id = ? "
+            "AND (active OR NOT ?) ORDER BY id", [image_id, active_only])
+
+    def image_history(self, image_id: int):
+        return self.query_df(
+            "SELECT id, happened_at, actor, action, before, after, undoes FROM events WHERE image_id = ? ORDER BY id DESC",
+            [image_id])
+
+    def label_names(self) -> list[str]:
+        return [r[0] for r in self.query("SELECT name FROM labels ORDER BY name")]
+
+    def label_counts(self) -> dict[str, int]:
+        rows = self.query(
+            "SELECT label, count(*) FROM images WHERE status = 'ok' AND label IS NOT NULL GROUP BY label ORDER BY label")
+        return dict(rows)
+
+    def failed_files(self):
+        return self.query_df(
+            "SELECT s.source, i.reason, i.detail, s.label_hint AS filed_under, i.bytes FROM sources s "
+            "JOIN images i ON i.id = s.image_id WHERE i.status = 'failed' ORDER BY i.reason, s.source")
+
+    def recent_events(self, limit: int = 20):
+        return self.query_df(
+            "SELECT id, happened_at, actor, action, image_id, before, after FROM events ORDER BY id DESC LIMIT ?", [limit])

@@ -1,0 +1,123 @@
+"""The database schema as an ordered list of migrations.
+
+A migration is applied once, in order, inside one transaction with the row that records it,
+so a project opened by a newer version is brought up to date and never half-migrated.
+Ids are assigned by the store (max + 1 under its write lock) rather than by sequences, so that
+a killed and repeated ingest leaves exactly the ids an uninterrupted one leaves.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "initial schema",
+        """
+        CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+        CREATE TABLE images (
+            id BIGINT PRIMARY KEY,
+            sha256 VARCHAR NOT NULL UNIQUE,
+            status VARCHAR NOT NULL,
+            reason VARCHAR,
+            detail VARCHAR,
+            format VARCHAR,
+            ext VARCHAR,
+            width INTEGER,
+            height INTEGER,
+            mode VARCHAR,
+            frames INTEGER,
+            normalised VARCHAR,
+            phash UBIGINT,
+            near_group BIGINT,
+            label VARCHAR,
+            bytes BIGINT,
+            added_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE sources (
+            source VARCHAR PRIMARY KEY,
+            image_id BIGINT NOT NULL,
+            label_hint VARCHAR,
+            provider VARCHAR,
+            query VARCHAR,
+            rank INTEGER,
+            url VARCHAR,
+            page_url VARCHAR,
+            title VARCHAR,
+            creator VARCHAR,
+            license VARCHAR,
+            attribution VARCHAR,
+            added_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX sources_image ON sources (image_id);
+        CREATE TABLE labels (name VARCHAR PRIMARY KEY, created_at TIMESTAMP NOT NULL);
+        CREATE TABLE flags (
+            id BIGINT PRIMARY KEY,
+            image_id BIGINT NOT NULL,
+            kind VARCHAR NOT NULL,
+            note VARCHAR,
+            active BOOLEAN NOT NULL,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE events (
+            id BIGINT PRIMARY KEY,
+            happened_at TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            image_id BIGINT,
+            before JSON,
+            after JSON,
+            batch VARCHAR NOT NULL,
+            undoes BIGINT
+        );
+        CREATE TABLE jobs (
+            id BIGINT PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            params JSON,
+            status VARCHAR NOT NULL,
+            done BIGINT NOT NULL DEFAULT 0,
+            total BIGINT,
+            message VARCHAR,
+            error VARCHAR,
+            created_by VARCHAR,
+            pid INTEGER,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP
+        );
+        """,
+    ),
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(cur) -> int:
+    exists = cur.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchall()[0][0]
+    if not exists:
+        return 0
+    return cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
+
+
+def migrate(cur, now) -> int:
+    """Apply the migrations this database lacks; return the schema version it ends at."""
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    version = current_version(cur)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"This project was written by a newer Curation Studio (schema {version}, "
+            f"this one knows {SCHEMA_VERSION}): upgrade before opening it."
+        )
+    for number, (name, sql) in enumerate(MIGRATIONS[version:], start=version + 1):
+        cur.begin()
+        try:
+            cur.execute(sql)
+            cur.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [number, name, now])
+            cur.commit()
+        except BaseException:
+            cur.rollback()
+            raise
+    return SCHEMA_VERSION

@@ -1,0 +1,265 @@
+"""Verification of one file's bytes, per the bad-input policy.
+
+Each check is one small class with one job, registered by name in the stage it runs at:
+`bytes` checks look at raw bytes, `header` checks at a lazily opened image (no pixels decoded),
+`pixels` checks decode. Each normaliser turns a usable-but-odd image into plain 8-bit RGB and
+says what it did. A file either yields a `Verified` image or a `Failure` with a reason the user
+can read; nothing raises out of `verify_bytes`.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 100_000_000
+MIN_SIDE = 32
+DECODE_TARGET = 512
+
+EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp",
+              "TIFF": "tif", "PPM": "ppm", "ICO": "ico"}
+
+MAGIC = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    reason: str
+    detail: str
+
+
+@dataclass
+class Verified:
+    image: Image.Image
+    format: str
+    ext: str
+    width: int
+    height: int
+    mode: str
+    frames: int
+    normalised: list[str] = field(default_factory=list)
+
+
+REASONS = {
+    "zero_bytes": "Empty file (0 bytes)",
+    "html": "A web page, not an image",
+    "svg": "SVG vector drawing (not a raster image)",
+    "not_an_image": "Not an image file",
+    "unreadable_header": "Unreadable image header",
+    "decompression_bomb": "Too many pixels (decompression bomb)",
+    "too_small": "Too small to use",
+    "truncated": "Truncated: the file ends before the image does",
+    "corrupt": "Corrupt image data",
+}
+
+
+def reason_title(reason: str | None) -> str:
+    return REASONS.get(reason or "", reason or "")
+
+
+CHECKS: dict[str, list] = {"bytes": [], "header": [], "pixels": []}
+NORMALISERS: list = []
+
+
+def check(cls):
+    CHECKS[cls.stage].append(cls())
+    return cls
+
+
+def normaliser(cls):
+    NORMALISERS.append(cls())
+    return cls
+
+
+def sniff_format(data: bytes) -> str | None:
+    for magic, fmt in MAGIC.items():
+        if data.startswith(magic):
+            return fmt
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+@check
+class ZeroBytes:
+    stage = "bytes"
+
+    def __call__(self, data: bytes) -> Failure | None:
+        return Failure("zero_bytes", "The file is empty.") if not data else None
+
+
+@check
+class HtmlPage:
+    stage = "bytes"
+
+    def __call__(self, data: bytes) -> Failure | None:
+        head = data[:512].lstrip().lower()
+        if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+            return Failure("html", "The file holds an HTML page (often an error or login page saved under an image name).")
+        return None
+
+
+@check
+class Svg:
+    stage = "bytes"
+
+    def __call__(self, data: bytes) -> Failure | None:
+        head = data[:1024].lstrip().lower()
+        if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+            return Failure("svg", "SVG is a vector drawing; rasterise it before using it as a training image.")
+        return None
+
+
+@check
+class PixelLimit:
+    stage = "header"
+
+    def __call__(self, img: Image.Image) -> Failure | None:
+        w, h = img.size
+        if w * h > MAX_PIXELS:
+            return Failure(
+                "decompression_bomb",
+                f"{w} x {h} = {w * h / 1e6:.0f} megapixels, over the {MAX_PIXELS / 1e6:.0f} MP limit.",
+            )
+        return None
+
+
+@check
+class TooSmall:
+    stage = "header"
+
+    def __call__(self, img: Image.Image) -> Failure | None:
+        w, h = img.size
+        if min(w, h) < MIN_SIDE:
+            return Failure("too_small", f"{w} x {h} pixels; the smallest usable side is {MIN_SIDE}.")
+        return None
+
+
+@normaliser
+class FirstFrame:
+    def __call__(self, img: Image.Image, notes: list[str]) -> Image.Image:
+        frames = getattr(img, "n_frames", 1)
+        if frames > 1:
+            img.seek(0)
+            notes.append(f"first of {frames} frames")
+        return img
+
+
+@normaliser
+class ExifOrientation:
+    def __call__(self, img: Image.Image, notes: list[str]) -> Image.Image:
+        orientation = img.getexif().get(0x0112, 1)
+        if orientation in (2, 3, 4, 5, 6, 7, 8):
+            notes.append(f"EXIF orientation {orientation} applied")
+            return ImageOps.exif_transpose(img)
+        return img
+
+
+@normaliser
+class HighBitDepth:
+    def __call__(self, img: Image.Image, notes: list[str]) -> Image.Image:
+        if img.mode not in ("I;16", "I;16B", "I;16L", "I", "F"):
+            return img
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        notes.append(f"{img.mode} scaled to 8 bits")
+        return Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+
+
+@normaliser
+class ToRgb:
+    def __call__(self, img: Image.Image, notes: list[str]) -> Image.Image:
+        if img.mode == "RGB":
+            return img
+        if (img.mode == "P" and "transparency" in img.info) or img.mode in ("RGBA", "LA", "PA", "RGBa"):
+            rgba = img.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            notes.append(f"{img.mode} with transparency flattened on white")
+            return flat
+        if img.mode != "L":
+            notes.append(f"{img.mode} converted to RGB")
+        return img.convert("RGB")
+
+
+def _open(data: bytes) -> Image.Image | Failure:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        return Failure("decompression_bomb", str(exc))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        if sniff_format(data):
+            return Failure("unreadable_header", f"Looks like {sniff_format(data)} but its header cannot be read ({exc}).")
+        return Failure("not_an_image", "The bytes match no known image format.")
+
+
+def _decode(img: Image.Image) -> Failure | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if img.format == "JPEG":
+                img.draft("RGB", (DECODE_TARGET, DECODE_TARGET))
+            img.load()
+        return None
+    except Image.DecompressionBombError as exc:
+        return Failure("decompression_bomb", str(exc))
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+        message = str(exc)
+        if "truncated" in message or isinstance(exc, EOFError) or "broken data stream" in message:
+            return Failure("truncated", f"The file ends before the image data does ({message}).")
+        return Failure("corrupt", f"The image data cannot be decoded ({message}).")
+
+
+def displayed_size(img: Image.Image) -> tuple[int, int]:
+    w, h = img.size
+    return (h, w) if img.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
+
+
+def verify_bytes(data: bytes) -> Verified | Failure:
+    """Decode `data` fully and return a plain RGB image (reduced for JPEG) or why it is unusable."""
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    for stage_check in CHECKS["bytes"]:
+        if failure := stage_check(data):
+            return failure
+    img = _open(data)
+    if isinstance(img, Failure):
+        return img
+    for stage_check in CHECKS["header"]:
+        if failure := stage_check(img):
+            return failure
+    fmt, mode, frames = img.format or "unknown", img.mode, getattr(img, "n_frames", 1)
+    width, height = displayed_size(img)
+    if failure := _decode(img):
+        return failure
+    notes: list[str] = []
+    for normalise in NORMALISERS:
+        img = normalise(img, notes)
+    return Verified(img, fmt, EXTENSIONS.get(fmt, fmt.lower()), width, height, mode, frames, notes)
+
+
+def load_rgb(path, max_side: int | None = None) -> Image.Image:
+    """Open a stored original the way verification saw it: oriented, first frame, 8-bit RGB."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    result = verify_bytes(data)
+    if isinstance(result, Failure):
+        raise ValueError(f"{path}: {result.detail}")
+    img = result.image
+    if max_side:
+        img = img.copy()
+        img.thumbnail((max_side, max_side))
+    return img
