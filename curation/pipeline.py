@@ -1,0 +1,45 @@
+"""The pipeline at a glance: each step's figures and the next thing to do, from `report()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    figure: str
+    detail: str
+
+
+def steps(report: dict) -> list[Step]:
+    images, downloads, flags = report["images"], report["downloads"], report["flags"]
+    labelled = sum(report["labels"].values())
+    runs = report["runs"]
+    best = max((r["metrics"].get("accuracy", 0) for r in runs if r.get("metrics")), default=None)
+    suggestions = sum(report["suggestions"].values())
+    return [
+        Step("Gather", f"{downloads['ok']} downloaded", f"{downloads['failed']} failed, {downloads['refused']} refused"),
+        Step("Verify", f"{images['ok']} usable", f"{images['failed']} failed files"),
+        Step("Review", f"{labelled} labelled", f"{report['unlabelled']} unlabelled, {sum(flags.values())} flags"),
+        Step("Clean", f"{suggestions} suggestions",
+             f"{report['duplicates']['near']} near duplicates, {flags.get('label_conflict', 0)} label conflicts"),
+        Step("Train", f"{len(runs)} runs", f"{report['faces']} faces, {sum(report['embeddings'].values())} embeddings"),
+        Step("Evaluate", "no run yet" if best is None else f"best accuracy {best:.1%}", ""),
+    ]
+
+
+def next_action(report: dict) -> str:
+    """One sentence: the most useful thing to do next with this project."""
+    images, flags = report["images"], report["flags"]
+    if images["ok"] == 0:
+        return "Add images: ingest a folder laid out one sub-folder per label."
+    if flags.get("label_conflict"):
+        return f"Resolve {flags['label_conflict']} label conflicts in Review (filter: flag = Label conflict)."
+    if report["unlabelled"]:
+        return f"Label {report['unlabelled']} unlabelled images in Review (filter: unlabelled)."
+    if flags.get("duplicate"):
+        return f"Check {flags['duplicate']} near duplicates in Review (filter: flag = Duplicate)."
+    if images["failed"]:
+        return f"Look at the {images['failed']} failed files and fix or replace them at their source."
+    return "The dataset is verified and labelled: export it with `curation export DIR OUT --what images`."
