@@ -9,7 +9,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -101,7 +100,8 @@ def cmd_serve(args) -> None:
                f"--server.port={args.port}", f"--server.address={args.address}",
                "--browser.gatherUsageStats=false"]
     print(f"Serving {project.root} on http://{args.address}:{args.port}", flush=True)
-    sys.exit(subprocess.call(command, env=env, cwd=APP.parent))
+    os.chdir(APP.parent)
+    os.execve(sys.executable, command, env)
 
 
 def build_parser() -> argparse.ArgumentParser:

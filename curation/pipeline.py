@@ -8,24 +8,24 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Step:
     name: str
-    figure: str
+    value: str
+    unit: str
     detail: str
 
 
 def steps(report: dict) -> list[Step]:
     images, downloads, flags = report["images"], report["downloads"], report["flags"]
-    labelled = sum(report["labels"].values())
     runs = report["runs"]
     best = max((r["metrics"].get("accuracy", 0) for r in runs if r.get("metrics")), default=None)
-    suggestions = sum(report["suggestions"].values())
     return [
-        Step("Gather", f"{downloads['ok']} downloaded", f"{downloads['failed']} failed, {downloads['refused']} refused"),
-        Step("Verify", f"{images['ok']} usable", f"{images['failed']} failed files"),
-        Step("Review", f"{labelled} labelled", f"{report['unlabelled']} unlabelled, {sum(flags.values())} flags"),
-        Step("Clean", f"{suggestions} suggestions",
+        Step("Gather", str(downloads["ok"]), "downloaded", f"{downloads['failed']} failed, {downloads['refused']} refused"),
+        Step("Verify", str(images["ok"]), "usable images", f"{images['failed']} failed files"),
+        Step("Review", str(sum(report["labels"].values())), "labelled",
+             f"{report['unlabelled']} unlabelled, {sum(flags.values())} flags"),
+        Step("Clean", str(sum(report["suggestions"].values())), "suggestions",
              f"{report['duplicates']['near']} near duplicates, {flags.get('label_conflict', 0)} label conflicts"),
-        Step("Train", f"{len(runs)} runs", f"{report['faces']} faces, {sum(report['embeddings'].values())} embeddings"),
-        Step("Evaluate", "no run yet" if best is None else f"best accuracy {best:.1%}", ""),
+        Step("Train", str(len(runs)), "runs", f"{report['faces']} faces, {sum(report['embeddings'].values())} embeddings"),
+        Step("Evaluate", "-" if best is None else f"{best:.1%}", "best accuracy", "no run yet" if best is None else ""),
     ]
 
 

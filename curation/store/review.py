@@ -92,10 +92,6 @@ class ReviewQueries:
         )
         return [GridItem(*r[:8], sources=r[8], flags=tuple(r[9])) for r in rows]
 
-    def image_ids(self, flt: ReviewFilter, limit: int = 100_000) -> list[int]:
-        where, params = flt.where()
-        return [r[0] for r in self.query(f"SELECT i.id FROM images i WHERE {where} ORDER BY i.id LIMIT ?", params + [limit])]
-
     def image(self, image_id: int) -> dict | None:
         cur = self.cursor()
         try:
@@ -135,3 +131,15 @@ class ReviewQueries:
     def recent_events(self, limit: int = 20):
         return self.query_df(
             "SELECT id, happened_at, actor, action, image_id, before, after FROM events ORDER BY id DESC LIMIT ?", [limit])
+
+    def neighbour_id(self, flt: ReviewFilter, image_id: int, step: int) -> int | None:
+        """The next (step > 0) or previous image id under the filter, for detail navigation."""
+        where, params = flt.where()
+        agg, op = ("min", ">") if step > 0 else ("max", "<")
+        row = self.query(f"SELECT {agg}(i.id) FROM images i WHERE {where} AND i.id {op} ?", params + [image_id])
+        return row[0][0]
+
+    def position_of(self, flt: ReviewFilter, image_id: int) -> int:
+        """How many filtered images come before `image_id` (to find its page)."""
+        where, params = flt.where()
+        return self.query(f"SELECT count(*) FROM images i WHERE {where} AND i.id < ?", params + [image_id])[0][0]

@@ -1,0 +1,87 @@
+"""Home page parts: choosing a project, the pipeline at a glance, adding images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly.express as px
+import streamlit as st
+
+from ..jobs import JobError, start_job
+from ..pipeline import next_action, steps
+from ..project import ProjectError
+from ..store import Store, init_project
+from .context import ANNOTATOR_KEY, use_project
+from .jobs import job_status
+
+
+def project_picker(current: str | None) -> None:
+    with st.expander("Open or create a project", expanded=current is None):
+        path = st.text_input("Project folder", value=current or "", key="project-path",
+                             placeholder="/data/my-project")
+        open_col, create_col, _ = st.columns([1, 1, 4])
+        if open_col.button("Open", key="open-project", type="primary", disabled=not path.strip()):
+            _open(path.strip())
+        if create_col.button("Create", key="create-project", disabled=not path.strip()):
+            init_project(path.strip()).close()
+            _open(path.strip())
+
+
+def _open(path: str) -> None:
+    try:
+        use_project(path)
+        st.rerun()
+    except ProjectError as exc:
+        st.error(str(exc))
+
+
+def pipeline(report: dict) -> None:
+    st.subheader("Pipeline")
+    for column, step in zip(st.columns(6), steps(report)):
+        with column.container(border=True, height="stretch"):
+            st.metric(step.name, step.value)
+            st.caption(f"{step.unit}  \n{step.detail}")
+    st.info(f"**Next:** {next_action(report)}", icon=":material/arrow_forward:")
+
+
+def label_chart(report: dict) -> None:
+    counts = report["labels"]
+    if not counts:
+        return
+    fig = px.bar(x=list(counts), y=list(counts.values()), labels={"x": "label", "y": "usable images"},
+                 title="Images per label")
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(fig, key="labels-chart")
+
+
+def add_images(store: Store) -> None:
+    st.subheader("Add images")
+    with st.form("ingest"):
+        folder = st.text_input("Folder or file on this machine", key="ingest-path",
+                               placeholder="/data/raw/one-folder-per-label")
+        by_folder = st.checkbox("Label each image by its folder's name", value=True, key="ingest-labels")
+        submitted = st.form_submit_button("Ingest", type="primary")
+    if submitted:
+        _start_ingest(store, folder.strip(), by_folder)
+    job_status(store, "ingest")
+
+
+def _start_ingest(store: Store, folder: str, by_folder: bool) -> None:
+    if not folder or not Path(folder).expanduser().exists():
+        st.error(f"There is no folder or file at '{folder}' on this machine.")
+        return
+    try:
+        start_job(store, "ingest", {"paths": [folder], "labels_from_folders": by_folder},
+                  st.session_state.get(ANNOTATOR_KEY))
+    except JobError as exc:
+        st.error(str(exc))
+
+
+def recent_activity(store: Store) -> None:
+    events = store.recent_events(10)
+    if events.empty:
+        return
+    st.subheader("Recent changes")
+    st.dataframe(events, hide_index=True, width="stretch")
+
+

@@ -1,0 +1,22 @@
+"""Home: open or create a project, the pipeline at a glance, add images."""
+
+import streamlit as st
+
+from curation.ui.context import project_root, use_project
+from curation.ui.home import add_images, label_chart, pipeline, project_picker, recent_activity
+from curation.ui.text import md_text
+
+st.title("Curation Studio")
+root = project_root()
+project_picker(root)
+if root:
+    store = use_project(root)
+    st.caption(f"Project: `{md_text(store.project.root)}`")
+    report = store.report()
+    pipeline(report)
+    chart, add = st.columns([3, 2])
+    with chart:
+        label_chart(report)
+    with add:
+        add_images(store)
+    recent_activity(store)
