@@ -4,8 +4,8 @@ import streamlit as st
 
 st.set_page_config(page_title="Curation Studio", page_icon=":material/photo_library:", layout="wide")
 navigation = st.navigation([
-    st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
-    st.Page("pages/review.py", title="Review", icon=":material/grid_view:", url_path="review"),
-    st.Page("pages/failed_files.py", title="Failed files", icon=":material/broken_image:", url_path="failed"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("app_pages/review.py", title="Review", icon=":material/grid_view:", url_path="review"),
+    st.Page("app_pages/failed_files.py", title="Failed files", icon=":material/broken_image:", url_path="failed"),
 ])
 navigation.run()

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import multiprocessing
 import os
 import shutil
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -85,8 +83,13 @@ class IngestSummary:
 
 
 def expand(paths: Iterable[str | os.PathLike], labels_from_folders: bool) -> tuple[list[FileTask], int]:
-    """Every image-named file under `paths`, sorted, with its folder label; and the count of others."""
+    """Every image-named file under `paths`, sorted, with its folder label; and the count of others.
+
+    A file reached twice (a folder and a file inside it) is one task, the first, since a source is
+    recorded once.
+    """
     tasks: list[FileTask] = []
+    seen: set[Path] = set()
     others = 0
     for given in paths:
         root = Path(given).expanduser().resolve()
@@ -94,6 +97,9 @@ def expand(paths: Iterable[str | os.PathLike], labels_from_folders: bool) -> tup
             raise FileNotFoundError(f"{given} does not exist.")
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for path in files:
+            if path in seen:
+                continue
+            seen.add(path)
             if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
                 others += 1
                 continue
@@ -254,16 +260,11 @@ def plan_label_conflict(plan: ChunkPlan, image: KnownImage, out: FileOutcome, su
 
 
 def map_outcomes(tasks: list[FileTask], project: Project, workers: int) -> Iterator[FileOutcome]:
-    work = partial(process_file, root=str(project.root))
     if workers <= 1 or len(tasks) < 4 * workers:
-        yield from map(work, tasks)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        try:
-            yield from pool.map(work, tasks, chunksize=4)
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        return map(partial(process_file, root=str(project.root)), tasks)
+    from .ingest_worker import outcomes_from_worker
+
+    return outcomes_from_worker(tasks, str(project.root), workers)
 
 
 def chunked(items: Iterator[FileOutcome], size: int) -> Iterator[list[FileOutcome]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -19,6 +20,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 100_000_000
 MIN_SIDE = 32
 DECODE_TARGET = 512
+
+T = TypeVar("T")
 
 EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp",
               "TIFF": "tif", "PPM": "ppm", "ICO": "ico"}
@@ -197,31 +200,51 @@ class ToRgb:
 def _open(data: bytes) -> Image.Image | Failure:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")
             return Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        return Failure("decompression_bomb", str(exc))
+    except Image.DecompressionBombError:
+        return Failure("decompression_bomb", f"Its header declares far more than the {MAX_PIXELS / 1e6:.0f} MP limit.")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         if sniff_format(data):
-            return Failure("unreadable_header", f"Looks like {sniff_format(data)} but its header cannot be read ({exc}).")
+            why = "" if isinstance(exc, UnidentifiedImageError) else f" ({exc})"
+            return Failure("unreadable_header", f"Looks like {sniff_format(data)} but its header cannot be read{why}.")
         return Failure("not_an_image", "The bytes match no known image format.")
 
 
-def _decode(img: Image.Image) -> Failure | None:
+def _guarded(step: Callable[[], T]) -> T | Failure:
+    """Run a step that may read image data, turning any error into a decode failure.
+
+    Not only `load()` reads data: counting frames or finding EXIF can read the whole file, and on
+    hostile bytes Pillow's plugins raise many exception types (IndexError, struct.error, ...).
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if img.format == "JPEG":
-                img.draft("RGB", (DECODE_TARGET, DECODE_TARGET))
-            img.load()
-        return None
+            return step()
     except Image.DecompressionBombError as exc:
         return Failure("decompression_bomb", str(exc))
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+    except Exception as exc:
         message = str(exc)
         if "truncated" in message or isinstance(exc, EOFError) or "broken data stream" in message:
             return Failure("truncated", f"The file ends before the image data does ({message}).")
         return Failure("corrupt", f"The image data cannot be decoded ({message}).")
+
+
+def _describe(img: Image.Image) -> tuple[str, str, int, tuple[int, int]]:
+    return img.format or "unknown", img.mode, getattr(img, "n_frames", 1), displayed_size(img)
+
+
+def _decode(img: Image.Image) -> None:
+    if img.format == "JPEG":
+        img.draft("RGB", (DECODE_TARGET, DECODE_TARGET))
+    img.load()
+
+
+def _normalise(img: Image.Image) -> tuple[Image.Image, list[str]]:
+    notes: list[str] = []
+    for normalise in NORMALISERS:
+        img = normalise(img, notes)
+    return img, notes
 
 
 def displayed_size(img: Image.Image) -> tuple[int, int]:
@@ -241,13 +264,16 @@ def verify_bytes(data: bytes) -> Verified | Failure:
     for stage_check in CHECKS["header"]:
         if failure := stage_check(img):
             return failure
-    fmt, mode, frames = img.format or "unknown", img.mode, getattr(img, "n_frames", 1)
-    width, height = displayed_size(img)
-    if failure := _decode(img):
-        return failure
-    notes: list[str] = []
-    for normalise in NORMALISERS:
-        img = normalise(img, notes)
+    described = _guarded(lambda: _describe(img))
+    if isinstance(described, Failure):
+        return described
+    fmt, mode, frames, (width, height) = described
+    if isinstance(decoded := _guarded(lambda: _decode(img)), Failure):
+        return decoded
+    normalised = _guarded(lambda: _normalise(img))
+    if isinstance(normalised, Failure):
+        return normalised
+    img, notes = normalised
     return Verified(img, fmt, EXTENSIONS.get(fmt, fmt.lower()), width, height, mode, frames, notes)
 
 

@@ -7,6 +7,7 @@ sessions (threads) share it safely.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from ..project import Project, ProjectError, project_at
@@ -24,15 +25,31 @@ __all__ = [
 
 
 class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries):
-    pass
+    def close(self) -> None:
+        with _OPEN_LOCK:
+            if _OPEN.get(self.project.root) is self:
+                del _OPEN[self.project.root]
+        super().close()
+
+
+_OPEN: dict[Path, Store] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _shared_store(project: Project) -> Store:
+    """The process's one store for `project`: DuckDB allows one writing connection per file."""
+    with _OPEN_LOCK:
+        if project.root not in _OPEN:
+            _OPEN[project.root] = Store(project)
+        return _OPEN[project.root]
 
 
 def open_store(root: str | os.PathLike) -> Store:
-    return Store(project_at(root))
+    return _shared_store(project_at(root))
 
 
 def init_project(root: str | os.PathLike) -> Store:
     """Create (or open, if it exists) the project in `root`."""
     project = Project(Path(root).expanduser().resolve())
     project.root.mkdir(parents=True, exist_ok=True)
-    return Store(project)
+    return _shared_store(project)

@@ -46,8 +46,11 @@ class Database:
         self.project = project
         self._con = connect(project)
         self._write_lock = threading.RLock()
-        with self._write_lock:
+        try:
             migrate(self._con.cursor(), utcnow())
+        except BaseException:
+            self._con.close()
+            raise
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()

@@ -135,11 +135,16 @@ def last_undoable_batch(cur, actor: str) -> str | None:
 
 
 def revert(cur, events: Events, event_id: int, action: str, image_id: int, before: str, after: str) -> bool:
-    """Apply the inverse of one event if the image still shows its result; record it as an undo."""
+    """Apply the inverse of one event if the image still shows its result; record it as an undo.
+
+    An image changed since is left as it is and that is recorded as `undo_skipped`, so the whole
+    batch counts as undone and the actor's next undo goes on to their batch before it.
+    """
     before, after = json.loads(before), json.loads(after)
     if action == "label":
         current = cur.execute("SELECT label FROM images WHERE id = ?", [image_id]).fetchall()[0][0]
         if current != after["label"]:
+            events.add("undo_skipped", image_id, {"label": current}, {"label": current}, undoes=event_id)
             return False
         cur.execute("UPDATE images SET label = ? WHERE id = ?", [before["label"], image_id])
         events.add("undo", image_id, {"label": current}, {"label": before["label"]}, undoes=event_id)
@@ -147,9 +152,10 @@ def revert(cur, events: Events, event_id: int, action: str, image_id: int, befor
     flag_id = after["flag_id"]
     active = cur.execute("SELECT active FROM flags WHERE id = ?", [flag_id]).fetchall()[0][0]
     wanted_now, restore = (True, False) if action == "flag" else (False, True)
+    state = {"flag_id": flag_id, "active": active}
     if active != wanted_now:
+        events.add("undo_skipped", image_id, state, state, undoes=event_id)
         return False
     cur.execute("UPDATE flags SET active = ? WHERE id = ?", [restore, flag_id])
-    events.add("undo", image_id, {"flag_id": flag_id, "active": active}, {"flag_id": flag_id, "active": restore},
-               undoes=event_id)
+    events.add("undo", image_id, state, {"flag_id": flag_id, "active": restore}, undoes=event_id)
     return True

@@ -49,7 +49,8 @@ class ReviewFilter:
             params += [self.group, self.group]
         elif self.duplicates_only:
             clauses.append(
-                "(i.near_group IS NOT NULL OR (SELECT count(*) FROM sources s WHERE s.image_id = i.id) > 1)"
+                "(i.near_group IS NOT NULL OR i.id IN "
+                "(SELECT image_id FROM sources GROUP BY image_id HAVING count(*) > 1))"
             )
         return " AND ".join(clauses), params
 

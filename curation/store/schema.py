@@ -8,6 +8,8 @@ a killed and repeated ingest leaves exactly the ids an uninterrupted one leaves.
 
 from __future__ import annotations
 
+from ..project import ProjectError
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "initial schema",
@@ -107,7 +109,7 @@ def migrate(cur, now) -> int:
     )
     version = current_version(cur)
     if version > SCHEMA_VERSION:
-        raise RuntimeError(
+        raise ProjectError(
             f"This project was written by a newer Curation Studio (schema {version}, "
             f"this one knows {SCHEMA_VERSION}): upgrade before opening it."
         )

@@ -1,0 +1,133 @@
+"""Ingest throughput against a decode-only verify loop on the same JPEGs, in the same run.
+
+Baseline: fastai's `verify_images` loop (open, draft to 1/8 scale, load), one process.
+Ours: `curation.ingest.ingest` into a fresh project (default workers), which also hashes,
+perceptual-hashes, writes originals and thumbnails and records everything in the database.
+
+Target: median ingest rate >= 0.5x the median baseline rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from curation.ingest import default_workers, ingest
+from curation.store import open_store
+from curation.synth import photo_like
+
+LABELS = ("alpha", "beta", "gamma", "delta")
+TARGET = 0.5
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=2000, help="number of JPEGs")
+    parser.add_argument("--data", type=Path, help="cache folder (default /tmp/curation-bench-ingest-<n>)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.data = args.data or Path(f"/tmp/curation-bench-ingest-{args.n}")
+    return args
+
+
+def write_one(job: tuple[int, int, Path]) -> None:
+    i, seed, data = job
+    w, h = (int(v) for v in np.random.default_rng([seed, i, 1]).integers(250, 1001, 2))
+    path = data / LABELS[i % len(LABELS)] / f"img_{i:05d}.jpg"
+    photo_like(i, (w, h), seed).save(path, "JPEG", quality=85)
+
+
+def image_files(data: Path) -> list[Path]:
+    return sorted(data.rglob("*.jpg"))
+
+
+def ensure_dataset(data: Path, n: int, seed: int) -> list[Path]:
+    files = image_files(data)
+    if len(files) == n:
+        print(f"Reusing the {n} cached JPEGs in {data}")
+        return files
+    shutil.rmtree(data, ignore_errors=True)
+    for label in LABELS:
+        (data / label).mkdir(parents=True)
+    start = time.perf_counter()
+    with ProcessPoolExecutor() as pool:
+        list(pool.map(write_one, [(i, seed, data) for i in range(n)], chunksize=16))
+    print(f"Generated {n} JPEGs in {data} in {time.perf_counter() - start:.1f} s")
+    return image_files(data)
+
+
+def warm_cache(files: list[Path]) -> None:
+    total = sum(len(f.read_bytes()) for f in files)
+    print(f"Warmed the file cache: {total / 2**20:.0f} MiB")
+
+
+def verify_loop(files: list[Path]) -> float:
+    """Images/s of fastai's decode-only check."""
+    start = time.perf_counter()
+    for f in files:
+        img = Image.open(f)
+        img.draft(img.mode, (img.size[0] // 8, img.size[1] // 8))
+        img.load()
+    return len(files) / (time.perf_counter() - start)
+
+
+def ingest_run(data: Path, n: int, workers: int | None) -> float:
+    """Images/s of ingest into a fresh project (project creation not timed)."""
+    root = Path(tempfile.mkdtemp(prefix="curation-bench-project-"))
+    try:
+        curation = Path(sys.executable).with_name("curation")
+        subprocess.run([str(curation), "init", str(root)], check=True, capture_output=True)
+        store = open_store(root)
+        start = time.perf_counter()
+        summary = ingest(store, [data], labels_from_folders=True, workers=workers)
+        rate = n / (time.perf_counter() - start)
+        store.close()
+        if summary.new_images != n:
+            raise RuntimeError(f"Expected {n} new images, got: {summary.line()}")
+        return rate
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    args = parse_args()
+    files = ensure_dataset(args.data, args.n, args.seed)
+    warm_cache(files)
+    workers = default_workers()
+    print(f"Cores: {os.cpu_count()}; ingest default workers: {workers}")
+    baseline, ours = [], []
+    for r in range(args.repeats):
+        baseline.append(verify_loop(files))
+        ours.append(ingest_run(args.data, args.n, None))
+        print(f"  repeat {r + 1}: baseline {baseline[-1]:.1f} img/s, ingest {ours[-1]:.1f} img/s")
+    single = ingest_run(args.data, args.n, 1)
+    report(baseline, ours, single, workers)
+
+
+def report(baseline: list[float], ours: list[float], single: float, workers: int) -> None:
+    rows = [("verify loop (fastai, 1 process)", baseline),
+            (f"ingest (workers={workers})", ours),
+            ("ingest (workers=1, once)", [single])]
+    print(f"\n{'run':<34}{'median img/s':>14}{'min':>10}{'max':>10}")
+    for name, rates in rows:
+        print(f"{name:<34}{statistics.median(rates):>14.1f}{min(rates):>10.1f}{max(rates):>10.1f}")
+    ratio = statistics.median(ours) / statistics.median(baseline)
+    verdict = "PASS" if ratio >= TARGET else "MISS"
+    print(f"\n{verdict}: ingest/verify-loop = {ratio:.2f}x "
+          f"({statistics.median(ours):.1f} vs {statistics.median(baseline):.1f} img/s; target >= {TARGET}x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""Each page under Streamlit's AppTest, on a real project built from the sample data."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from curation.ingest import ingest
+from curation.store import init_project
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "images"
+
+
+def app(page: str, who: str | None = "tester") -> AppTest:
+    at = AppTest.from_file(str(ROOT / page), default_timeout=60)
+    if who:
+        at.query_params["who"] = who
+    return at.run()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pages") / "project"
+    store = init_project(root)
+    ingest(store, [SAMPLE], labels_from_folders=True, workers=1)
+    store.close()
+    return root
+
+
+@pytest.fixture
+def project(built, tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(built, root)
+    monkeypatch.setenv("CURATION_PROJECT", str(root))
+    return root
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def cached(root: Path):
+    from curation.ui.context import cached_store
+
+    return cached_store(str(root))
+
+
+def test_home_without_a_project_offers_to_create_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("CURATION_PROJECT", raising=False)
+    at = app("app_pages/home.py")
+    assert not at.metric
+    at.text_input(key="project-path").set_value(str(tmp_path / "fresh")).run()
+    at.button(key="create-project").click().run()
+    assert_clean(at)
+    assert (tmp_path / "fresh" / "project.duckdb").is_file()
+    assert [m.value for m in at.metric][:2] == ["0", "0"]
+    assert "Add images" in at.info[0].value
+
+
+def test_home_shows_the_pipeline_and_the_next_step(project):
+    at = app("app_pages/home.py")
+    assert_clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Verify"] == "109" and metrics["Review"] == "109"
+    assert "label conflicts" in at.info[0].value
+
+
+def test_home_ingests_a_folder_as_a_job(tmp_path, monkeypatch):
+    root = tmp_path / "empty"
+    init_project(root).close()
+    monkeypatch.setenv("CURATION_PROJECT", str(root))
+    at = app("app_pages/home.py")
+    at.text_input(key="ingest-path").set_value(str(SAMPLE / "circle"))
+    at.button[-1].click().run()
+    store = cached(root)
+    deadline = time.monotonic() + 60
+    while store.jobs("ingest")[0].active and time.monotonic() < deadline:
+        time.sleep(0.2)
+    job = store.jobs("ingest")[0]
+    assert (job.status, job.error, job.done, job.total) == ("done", None, 31, 31)
+    at.run()
+    assert_clean(at)
+    assert any("finished" in s.value for s in at.success)
+    assert {m.label: m.value for m in at.metric}["Verify"] == "28"
+
+
+def test_home_refuses_a_missing_folder(project):
+    at = app("app_pages/home.py")
+    at.text_input(key="ingest-path").set_value("/no/such/folder")
+    at.button[-1].click().run()
+    assert "no folder or file" in at.error[0].value
+
+
+def test_review_asks_for_the_annotator_once(project):
+    at = app("app_pages/review.py", who=None)
+    assert at.text_input[0].label == "Your name" and not at.checkbox
+    at.text_input[0].set_value("Ada")
+    at.button[0].click().run()
+    assert_clean(at)
+    assert at.query_params["who"] == ["Ada"] or at.query_params["who"] == "Ada"
+    assert len([c for c in at.checkbox if c.key and c.key.startswith("sel-")]) == 48
+
+
+def grid_ids(at: AppTest) -> list[int]:
+    return [int(c.key.split("-")[1]) for c in at.checkbox if c.key and c.key.startswith("sel-")]
+
+
+def test_review_label_flag_clear_and_undo(project):
+    at = app("app_pages/review.py")
+    first, second = grid_ids(at)[:2]
+    at.checkbox(key=f"sel-{first}").check()
+    at.checkbox(key=f"sel-{second}").check()
+    at.selectbox(key="bulk-label").set_value("star")
+    at.button(key="apply-label").click().run()
+    assert_clean(at)
+    assert at.success[0].value == "Labelled 2 images 'star'."
+    assert not at.checkbox(key=f"sel-{first}").value
+    at.checkbox(key=f"sel-{first}").check()
+    at.selectbox(key="bulk-flag").set_value("biased")
+    at.text_input(key="bulk-note").set_value("all from one photographer")
+    at.button(key="apply-flag").click().run()
+    assert at.success[0].value == "Flagged 1 image as Biased."
+    at.checkbox(key=f"sel-{first}").check()
+    at.button(key="clear-flags").click().run()
+    assert at.success[0].value == "Cleared the flags of 1 image."
+    at.button(key="undo").click().run()
+    assert at.info[0].value == "Undid unflag on 1 image."
+    store = cached(project)
+    assert store.query("SELECT kind, note FROM flags WHERE image_id = ? AND active", [first]) == [
+        ("biased", "all from one photographer")]
+    assert store.label_counts()["star"] == 28 + 2
+
+
+def test_review_without_selection_says_what_to_do(project):
+    at = app("app_pages/review.py")
+    at.button(key="apply-label").click().run()
+    assert "Select images first" in at.warning[0].value
+
+
+def test_review_filters(project):
+    at = app("app_pages/review.py")
+    at.selectbox(key="f_flag").set_value("label_conflict").run()
+    assert_clean(at)
+    assert len(grid_ids(at)) == 2 and at.caption[0].value.startswith("2 images")
+    at.selectbox(key="f_flag").set_value(None)
+    at.segmented_control(key="f_status").set_value("failed").run()
+    assert len(grid_ids(at)) == 7
+    assert any("Truncated" in m.value for m in at.markdown)
+    at.segmented_control(key="f_status").set_value("ok")
+    at.text_input(key="f_source").set_value("/star/").run()
+    assert at.caption[0].value.startswith("28 images")
+
+
+def test_review_pages_through_the_grid(project):
+    at = app("app_pages/review.py")
+    first_page = grid_ids(at)
+    at.button(key="next-page").click().run()
+    assert_clean(at)
+    second_page = grid_ids(at)
+    assert len(second_page) == 48 and min(second_page) > max(first_page)
+
+
+def test_review_detail_shows_sources_history_and_navigates(project):
+    at = app("app_pages/review.py")
+    first = grid_ids(at)[0]
+    at.button(key=f"open-{first}").click().run()
+    assert_clean(at)
+    assert at.markdown[0].value.startswith(f"### #{first}") or any(f"#{first}" in m.value for m in at.markdown)
+    at.button(key="quick-2").click().run()
+    assert any(f"Labelled #{first}" in s.value for s in at.success)
+    history = at.dataframe[-1].value
+    assert list(history["action"]) == ["label"] and list(history["actor"]) == ["tester"]
+    at.button(key="next-image").click().run()
+    assert any(m.value.startswith("### #") and f"#{first}" not in m.value for m in at.markdown)
+    at.button(key="back").click().run()
+    assert grid_ids(at)
+
+
+def test_failed_files_lists_every_failure_with_its_reason(project):
+    at = app("app_pages/failed_files.py")
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert len(table) == 7
+    assert set(table["problem"]) >= {"Empty file (0 bytes)", "Truncated: the file ends before the image does"}
+    at.selectbox(key="failed-reason").set_value("Too small to use").run()
+    assert len(at.dataframe[0].value) == 1
+
+
+def test_pages_without_a_project_point_home(monkeypatch):
+    monkeypatch.delenv("CURATION_PROJECT", raising=False)
+    for page in ("app_pages/review.py", "app_pages/failed_files.py"):
+        at = app(page)
+        assert "No project is open" in at.info[0].value
+
+
+def test_entry_page_builds_the_navigation(project):
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    assert_clean(at)
+    assert at.metric, "the entry page runs Home by default"
