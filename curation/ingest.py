@@ -21,13 +21,14 @@ from typing import Callable, Iterable, Iterator
 
 import imagehash
 import numpy as np
+from PIL import Image
 
 from .project import Project, write_atomically
 from .verify import Failure, verify_bytes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff",
                   ".pgm", ".ppm", ".pbm", ".pnm", ".svg", ".ico", ".heic", ".avif"}
-THUMB_SIDE = 256
+THUMB_SIDE = 224
 NEAR_DISTANCE = 6
 CHUNK = 64
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -116,15 +117,21 @@ def folder_label(path: Path, root: Path) -> str | None:
 
 
 def phash64(img) -> int:
-    bits = imagehash.phash(img).hash.flatten()
+    """The 64-bit DCT perceptual hash, of a 64 px grey box-reduction (7x cheaper than from 224 px)."""
+    small = img.convert("L").resize((64, 64), Image.Resampling.BOX)
+    bits = imagehash.phash(small).hash.flatten()
     return int(np.packbits(bits).view(">u8")[0])
 
 
-def thumbnail_jpeg(img) -> bytes:
-    thumb = img.copy()
-    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
+def thumbnail(img):
+    """Shrink `img` in place (it is this worker's own decoded copy) to the thumbnail size."""
+    img.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR)
+    return img
+
+
+def jpeg_bytes(img) -> bytes:
     buf = io.BytesIO()
-    thumb.save(buf, "JPEG", quality=82)
+    img.save(buf, "JPEG", quality=82)
     return buf.getvalue()
 
 
@@ -150,39 +157,54 @@ def process_file(task: FileTask, root: str) -> FileOutcome:
 
 def outcome_for_bytes(task: FileTask, data: bytes, project: Project) -> FileOutcome:
     sha = hashlib.sha256(data).hexdigest()
-    result = verify_bytes(data)
+    result = verify_bytes(data, side=THUMB_SIDE)
     if isinstance(result, Failure):
         return FileOutcome(task.source, task.label, sha, "failed", result.reason, result.detail, nbytes=len(data))
+    thumb = thumbnail(result.image)
     write_atomically(project.original_path(sha, result.ext), data, project.tmp_dir)
-    write_atomically(project.thumb_path(sha), thumbnail_jpeg(result.image), project.tmp_dir)
+    write_atomically(project.thumb_path(sha), jpeg_bytes(thumb), project.tmp_dir)
     return FileOutcome(
         task.source, task.label, sha, "ok", format=result.format, ext=result.ext, width=result.width,
         height=result.height, mode=result.mode, frames=result.frames,
-        normalised="; ".join(result.normalised) or None, phash=phash64(result.image), nbytes=len(data),
+        normalised="; ".join(result.normalised) or None, phash=phash64(thumb), nbytes=len(data),
     )
 
 
 class NearDuplicateIndex:
-    """Perceptual hashes of the project's usable images, searched by Hamming distance."""
+    """Perceptual hashes of the project's usable images, searched by Hamming distance.
+
+    Hashes live in a numpy array grown by doubling, so adding one is O(1) amortised and a search
+    is one vectorised XOR and popcount over the project.
+    """
 
     def __init__(self, ids: np.ndarray, hashes: np.ndarray, groups: np.ndarray):
-        self.ids, self.hashes, self.groups = list(ids), list(hashes), list(groups)
-        self._arr = np.asarray(hashes, dtype=np.uint64)
+        self.size = len(ids)
+        capacity = max(1024, 2 * self.size)
+        self.ids = np.zeros(capacity, dtype=np.int64)
+        self.hashes = np.zeros(capacity, dtype=np.uint64)
+        self.groups = np.full(capacity, -1, dtype=np.int64)
+        self.ids[:self.size], self.hashes[:self.size], self.groups[:self.size] = ids, hashes, groups
 
     def nearest(self, phash: int) -> tuple[int, int, int] | None:
         """(index position, image id, distance) of the closest image within NEAR_DISTANCE."""
-        if not self.ids:
+        if not self.size:
             return None
-        if len(self._arr) != len(self.hashes):
-            self._arr = np.asarray(self.hashes, dtype=np.uint64)
-        dist = np.bitwise_count(self._arr ^ np.uint64(phash))
+        dist = np.bitwise_count(self.hashes[:self.size] ^ np.uint64(phash))
         pos = int(np.argmin(dist))
         return (pos, int(self.ids[pos]), int(dist[pos])) if dist[pos] <= NEAR_DISTANCE else None
 
     def add(self, image_id: int, phash: int, group: int | None) -> None:
-        self.ids.append(image_id)
-        self.hashes.append(phash)
-        self.groups.append(group if group is not None else -1)
+        if self.size == len(self.ids):
+            self._grow()
+        self.ids[self.size], self.hashes[self.size] = image_id, phash
+        self.groups[self.size] = group if group is not None else -1
+        self.size += 1
+
+    def _grow(self) -> None:
+        extra = len(self.ids)
+        self.ids = np.concatenate([self.ids, np.zeros(extra, dtype=np.int64)])
+        self.hashes = np.concatenate([self.hashes, np.zeros(extra, dtype=np.uint64)])
+        self.groups = np.concatenate([self.groups, np.full(extra, -1, dtype=np.int64)])
 
 
 @dataclass(frozen=True)
@@ -239,7 +261,7 @@ def plan_near_duplicate(plan: ChunkPlan, image_id: int, phash: int, index: NearD
     group = None
     if match:
         pos, other_id, distance = match
-        group = index.groups[pos] if index.groups[pos] >= 0 else other_id
+        group = int(index.groups[pos]) if index.groups[pos] >= 0 else other_id
         index.groups[pos] = group
         plan.near_groups[other_id] = group
         plan.near_groups[image_id] = group

@@ -20,10 +20,18 @@ from typing import Iterator
 from .ingest import FileOutcome, FileTask, process_file
 
 
+def pool_context():
+    """`fork` where there is one: this process is single-threaded and holds no database, so its
+    children can safely start as copies, with Pillow, numpy and scipy already imported."""
+    import scipy.fftpack  # noqa: F401  (imported once here, used by every child's perceptual hash)
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
 def run(root: str, workers: int) -> None:
     tasks = [FileTask(**json.loads(line)) for line in sys.stdin]
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
         for outcome in pool.map(partial(process_file, root=root), tasks, chunksize=4):
             sys.stdout.write(json.dumps(asdict(outcome)) + "\n")
             sys.stdout.flush()

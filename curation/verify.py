@@ -19,7 +19,6 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 100_000_000
 MIN_SIDE = 32
-DECODE_TARGET = 512
 
 T = TypeVar("T")
 
@@ -234,9 +233,16 @@ def _describe(img: Image.Image) -> tuple[str, str, int, tuple[int, int]]:
     return img.format or "unknown", img.mode, getattr(img, "n_frames", 1), displayed_size(img)
 
 
-def _decode(img: Image.Image) -> None:
-    if img.format == "JPEG":
-        img.draft("RGB", (DECODE_TARGET, DECODE_TARGET))
+def _decode(img: Image.Image, side: int | None) -> None:
+    """Decode every byte of pixel data; a JPEG at the smallest DCT scale whose long side >= `side`.
+
+    DCT scaling still reads the whole entropy-coded stream, so truncation is caught as surely as
+    by a full decode, at a fraction of the cost.
+    """
+    if img.format == "JPEG" and side:
+        w, h = img.size
+        scale = side / max(w, h)
+        img.draft("RGB", (max(1, round(w * scale)), max(1, round(h * scale))))
     img.load()
 
 
@@ -252,8 +258,11 @@ def displayed_size(img: Image.Image) -> tuple[int, int]:
     return (h, w) if img.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
 
 
-def verify_bytes(data: bytes) -> Verified | Failure:
-    """Decode `data` fully and return a plain RGB image (reduced for JPEG) or why it is unusable."""
+def verify_bytes(data: bytes, side: int | None = None) -> Verified | Failure:
+    """Decode `data` fully and return a plain RGB image or why it is unusable.
+
+    With `side`, a JPEG comes back reduced (long side at least `side`); sizes reported are the file's.
+    """
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     for stage_check in CHECKS["bytes"]:
         if failure := stage_check(data):
@@ -268,7 +277,7 @@ def verify_bytes(data: bytes) -> Verified | Failure:
     if isinstance(described, Failure):
         return described
     fmt, mode, frames, (width, height) = described
-    if isinstance(decoded := _guarded(lambda: _decode(img)), Failure):
+    if isinstance(decoded := _guarded(lambda: _decode(img, side)), Failure):
         return decoded
     normalised = _guarded(lambda: _normalise(img))
     if isinstance(normalised, Failure):
@@ -281,11 +290,10 @@ def load_rgb(path, max_side: int | None = None) -> Image.Image:
     """Open a stored original the way verification saw it: oriented, first frame, 8-bit RGB."""
     with open(path, "rb") as fh:
         data = fh.read()
-    result = verify_bytes(data)
+    result = verify_bytes(data, side=max_side)
     if isinstance(result, Failure):
         raise ValueError(f"{path}: {result.detail}")
     img = result.image
     if max_side:
-        img = img.copy()
         img.thumbnail((max_side, max_side))
     return img

@@ -188,9 +188,12 @@ def test_exif_orientation_shows_the_image_upright(tmp_path):
 def test_plain_jpeg_needs_no_note_and_large_jpeg_is_decoded_reduced():
     plain = verify_bytes(encoded(synth.photo_like(4, (300, 200)), "JPEG"))
     assert isinstance(plain, Verified) and plain.normalised == [] and plain.image.size == (300, 200)
-    large = verify_bytes(encoded(synth.photo_like(5, (1600, 1200)), "JPEG"))
+    data = encoded(synth.photo_like(5, (1600, 1200)), "JPEG")
+    full = verify_bytes(data)
+    assert full.image.size == (1600, 1200)
+    large = verify_bytes(data, side=224)
     assert (large.width, large.height) == (1600, 1200)
-    assert 512 <= large.image.size[0] < 1600
+    assert 224 <= large.image.size[0] < 1600 and large.image.size[0] / large.image.size[1] == 4 / 3
     assert_plain_rgb(large)
 
 

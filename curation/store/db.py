@@ -96,3 +96,15 @@ def executemany(cur, sql: str, rows: list) -> None:
     """`executemany` that accepts an empty list (DuckDB 2.0 rejects one)."""
     if rows:
         cur.executemany(sql, rows)
+
+
+def insert_rows(cur, insert: str, rows: list[list]) -> None:
+    """`insert` ("INSERT INTO t (a, b)") of all `rows` as one multi-row VALUES statement.
+
+    One statement per chunk instead of one execution per row: DuckDB's executemany costs about
+    11 ms a call for 64 rows, a multi-row insert a fraction of that.
+    """
+    if not rows:
+        return
+    one = "(" + ", ".join("?" * len(rows[0])) + ")"
+    cur.execute(f"{insert} VALUES " + ", ".join([one] * len(rows)), [v for row in rows for v in row])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .db import executemany, next_id, utcnow
+from .db import executemany, insert_rows, next_id, utcnow
 
 
 class IngestQueries:
@@ -39,11 +39,8 @@ class IngestQueries:
             known = {sha: KnownImage(i, status, label) for sha, i, status, label in rows}
             plan = planner(known, next_id(cur, "images"))
             insert_images(cur, plan, now)
-            executemany(
-                cur,
-                "INSERT INTO sources (source, image_id, label_hint, added_at) VALUES (?, ?, ?, ?)",
-                [[s, i, label, now] for s, i, label in plan.sources],
-            )
+            insert_rows(cur, "INSERT INTO sources (source, image_id, label_hint, added_at)",
+                        [[s, i, label, now] for s, i, label in plan.sources])
             executemany(cur, "INSERT OR IGNORE INTO labels VALUES (?, ?)", [[name, now] for name in sorted(plan.labels)])
             executemany(cur, "UPDATE images SET label = ? WHERE id = ?", [[lb, i] for i, lb in plan.label_updates.items()])
             executemany(cur, "UPDATE images SET near_group = ? WHERE id = ?", [[g, i] for i, g in plan.near_groups.items()])
@@ -62,10 +59,9 @@ def insert_images(cur, plan, now) -> None:
          o.mode, o.frames, o.normalised, o.phash, plan.near_groups.get(i), o.label, o.nbytes, now]
         for i, o in zip(plan.image_ids, plan.images)
     ]
-    executemany(
+    insert_rows(
         cur,
         "INSERT INTO images (id, sha256, status, reason, detail, format, ext, width, height, mode, frames, "
-        "normalised, phash, near_group, label, bytes, added_at) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "normalised, phash, near_group, label, bytes, added_at)",
         rows,
     )
