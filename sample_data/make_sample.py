@@ -21,7 +21,7 @@ except ImportError:
     from curation import synth
 
 LABELS = synth.SHAPES
-PER_LABEL = 24
+PER_LABEL = 80
 SIZE = 160
 QUALITY = 85
 MISLABEL_INDEX = 100
