@@ -1,0 +1,86 @@
+"""What an embedder is, and the registry of embedders by name.
+
+An embedder turns crops into vectors. It says what one vector describes (`subject`: a detected
+face or a whole image), how to cut its crops from the files a snapshot names (run in DataLoader
+workers, so pure and picklable), and how to build its network, which takes a uint8 NCHW batch
+(0-255) and returns one float vector per crop. Adding an embedder is one class in its own module.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+EMBEDDERS: dict[str, "Embedder"] = {}
+
+
+class UnknownEmbedder(KeyError):
+    """A model name that no embedder is registered under."""
+
+    def __str__(self) -> str:
+        return f"No embedder is called '{self.args[0]}'; choose one of {', '.join(EMBEDDERS)}."
+
+
+@dataclass(frozen=True)
+class Item:
+    """One unit of decoding work: the file to read and the keys (face or image ids) of the
+    crops cut from it, with their boxes (x1, y1, x2, y2 in source pixels) when it is an original."""
+
+    path: str
+    keys: tuple[int, ...]
+    boxes: tuple[tuple[float, float, float, float], ...] = ()
+
+
+class Embedder(ABC):
+    name: ClassVar[str]
+    dim: ClassVar[int]
+    subject: ClassVar[str] = "face"
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def items(self, snapshot: pd.DataFrame) -> list[Item]:
+        """The decoding work for a snapshot (columns: key, image, chip, x1, y1, x2, y2)."""
+
+    @abstractmethod
+    def crops(self, item: Item) -> np.ndarray:
+        """uint8 crops (n, side, side, 3) for the item's keys, in the same order."""
+
+    @abstractmethod
+    def network(self, weights: str | None = None) -> nn.Module:
+        """The network on the CPU in eval mode, from the weights file given or its usual place;
+        raises `WeightsMissing` when there is none."""
+
+
+def register(cls: type[Embedder]) -> type[Embedder]:
+    EMBEDDERS[cls.name] = cls()
+    return cls
+
+
+def get_embedder(name: str) -> Embedder:
+    if name not in EMBEDDERS:
+        raise UnknownEmbedder(name)
+    return EMBEDDERS[name]
+
+
+class Normalised(nn.Module):
+    """`(x - mean) / scale` per channel on the device, then the wrapped network: crops travel
+    as uint8 (a quarter of the bytes through pinned memory) and are normalised where they run."""
+
+    def __init__(self, net: nn.Module, mean: tuple[float, float, float], scale: tuple[float, float, float]):
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", _channel_vector(mean))
+        self.register_buffer("scale", _channel_vector(scale))
+
+    def forward(self, x):
+        return self.net((x.float() - self.mean) / self.scale)
+
+
+def _channel_vector(values) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32).view(1, 3, 1, 1)

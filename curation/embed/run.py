@@ -1,0 +1,94 @@
+"""Embedding a project: the "embed" job, which `curation embed` runs too.
+
+The job snapshots the faces (or, for a whole-image model, the usable images) that have no vector
+from the model yet, runs the embedding worker process on them and records each part it writes as
+it arrives. Cancelling stops the worker; the next run computes only the missing vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..jobs import JobContext, job_kind
+from ..project import Project
+from .base import get_embedder
+from .process import work_folder, worker_messages
+
+Progress = Callable[[int, int], None]
+
+
+class NothingToEmbed(ValueError):
+    """A face model asked for before any face was found."""
+
+
+@dataclass
+class EmbedSummary:
+    model: str
+    unit: str
+    embedded: int = 0
+    already: int = 0
+    cancelled: bool = False
+
+    def line(self) -> str:
+        text = f"{self.model}: {self.embedded} {self.unit} embedded, {self.already} embedded before"
+        return text + (" (cancelled)" if self.cancelled else "")
+
+
+def embed_snapshot(project: Project, todo: pd.DataFrame) -> pd.DataFrame:
+    """What the worker reads: key, the original's path, the chip's path (faces), the box (faces)."""
+    frame = pd.DataFrame({
+        "key": todo["key"].astype(np.int64),
+        "image": [str(project.original_path(sha, ext)) for sha, ext in zip(todo["sha256"], todo["ext"])],
+    })
+    if "chip" in todo:
+        frame["chip"] = [str(project.root / chip) for chip in todo["chip"]]
+        for column in ("x1", "y1", "x2", "y2"):
+            frame[column] = todo[column].astype(np.float64)
+    return frame
+
+
+def embed_project(store, model: str, device: str = "auto", batch_size: int = 64, workers: int | None = None,
+                  weights: str | None = None, progress: Progress | None = None,
+                  cancelled: Callable[[], bool] | None = None) -> EmbedSummary:
+    """Compute every missing `model` vector of the project; safe to repeat or interrupt."""
+    embedder = get_embedder(model)
+    faces = embedder.subject == "face"
+    todo = store.faces_to_embed(model) if faces else store.images_to_embed(model)
+    total = store.face_count() if faces else store.scan_counts()["images"]
+    summary = EmbedSummary(model, "faces" if faces else "images", already=total - len(todo))
+    if faces and total == 0:
+        raise NothingToEmbed(f"{model} embeds faces and none has been found yet: run face detection first.")
+    done = summary.already
+    if progress:
+        progress(done, total)
+    if todo.empty:
+        return summary
+    with work_folder(store.project.root, "embed") as work:
+        snapshot = work / "snapshot.parquet"
+        embed_snapshot(store.project, todo).to_parquet(snapshot, index=False)
+        args = [model, str(snapshot), str(work), "--device", device, "--batch-size", str(batch_size)]
+        args += ["--workers", str(workers)] if workers is not None else []
+        args += ["--weights", str(weights)] if weights else []
+        with worker_messages("curation.embed.worker", args, work / "worker.log") as messages:
+            for message in messages:
+                summary.embedded += store.record_embeddings(model, embedder.subject, Path(message["part"]))
+                done += message["vectors"]
+                if progress:
+                    progress(done, total)
+                if cancelled and cancelled():
+                    summary.cancelled = True
+                    break
+    return summary
+
+
+@job_kind("embed")
+def embed_job(ctx: JobContext) -> tuple[str, bool]:
+    params = ctx.params
+    summary = embed_project(ctx.store, params["model"], params.get("device", "auto"), params.get("batch_size", 64),
+                            weights=params.get("weights"), progress=ctx.progress, cancelled=ctx.cancelled)
+    return summary.line(), summary.cancelled

@@ -1,0 +1,71 @@
+"""Faces page parts: detection and embedding figures, and the two jobs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..embed import DEFAULT_EMBEDDER, EMBEDDERS, get_embedder
+from ..embed.run import embed_job  # noqa: F401  (registers the "embed" job kind)
+from ..faces.run import detect_job  # noqa: F401  (registers the "detect" job kind)
+from ..jobs import JobError, start_job
+from ..store import Store
+from .context import ANNOTATOR_KEY
+from .jobs import job_status
+
+DEVICES = ["auto", "cpu", "cuda"]
+
+
+def figures(store: Store) -> None:
+    scans, embedded = store.scan_counts(), store.embedding_counts()
+    cols = st.columns(5)
+    cols[0].metric("Images searched", f"{scans['scanned']} / {scans['images']}")
+    cols[1].metric("Faces", scans["faces"])
+    cols[2].metric("Images with faces", scans["with_faces"])
+    cols[3].metric("No face", scans["no_face"])
+    cols[4].metric("Could not be read", scans["failed"])
+    if embedded:
+        st.dataframe({"model": list(embedded), "vectors": list(embedded.values())}, hide_index=True)
+
+
+def _start(store: Store, kind: str, params: dict) -> None:
+    try:
+        start_job(store, kind, params, st.session_state.get(ANNOTATOR_KEY))
+    except JobError as exc:
+        st.error(str(exc))
+
+
+def detect_section(store: Store) -> None:
+    st.subheader("Detect faces")
+    st.caption("MTCNN finds every face of every usable image not searched yet: its box, five landmarks and "
+               "probability, and a 150 px chip aligned the way dlib aligns faces.")
+    device_col, batch_col, _ = st.columns([1, 1, 2])
+    device = device_col.selectbox("Device", DEVICES, key="detect-device")
+    batch = batch_col.number_input("Images per batch", 1, 256, 16, key="detect-batch")
+    if st.button("Detect faces", key="detect-faces", type="primary", icon=":material/face:"):
+        _start(store, "detect", {"device": device, "batch_size": int(batch)})
+    job_status(store, "detect", unit="images")
+
+
+def _model_title(name: str) -> str:
+    return f"{name}: {EMBEDDERS[name].description}"
+
+
+def embed_section(store: Store) -> None:
+    st.subheader("Compute embeddings")
+    st.caption("Only the missing vectors are computed; a run that stops keeps what it finished.")
+    names = list(EMBEDDERS)
+    model = st.selectbox("Model", names, index=names.index(DEFAULT_EMBEDDER), key="embed-model",
+                         format_func=_model_title)
+    device_col, batch_col, weights_col = st.columns([1, 1, 2])
+    device = device_col.selectbox("Device", DEVICES, key="embed-device")
+    batch = batch_col.number_input("Crops per batch", 1, 1024, 64, key="embed-batch")
+    weights = weights_col.text_input("Weights file (optional)", key="embed-weights",
+                                     placeholder="only if not in torch's cache")
+    needs_faces = get_embedder(model).subject == "face" and store.face_count() == 0
+    if needs_faces:
+        st.info(f"{model} embeds faces and none has been found yet: detect faces first.")
+    if st.button("Compute embeddings", key="compute-embeddings", type="primary", disabled=needs_faces,
+                 icon=":material/scatter_plot:"):
+        _start(store, "embed", {"model": model, "device": device, "batch_size": int(batch),
+                                "weights": weights.strip() or None})
+    job_status(store, "embed", unit="crops")
