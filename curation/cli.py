@@ -10,12 +10,15 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
 
 from . import __version__
+from .gather import PROVIDERS, GatherError, GatherRequest, GuardConfigError, ProviderError, QuerySpec, check_request
 from .ingest import ingest
+from .jobs import JobError, start_job
 from .project import ProjectError, project_at
 from .store import EditError, init_project, open_store
 
@@ -62,14 +65,26 @@ def cmd_report(args) -> None:
     print(f"Events: {report['events']}")
 
 
+EXPORTS = {
+    "images": lambda store, args: store.export_images(),
+    "predictions": lambda store, args: store.export_predictions(args.run_id),
+    "embeddings": lambda store, args: store.export_embeddings(args.model),
+}
+
+
 def cmd_export(args) -> None:
     store = open_store(args.dir)
-    df = store.export_images()
+    args.format = args.format or ("parquet" if args.what == "embeddings" else "csv")
     out = Path(args.out)
     if args.format == "imagefolder":
+        if args.what != "images":
+            raise CliError("--format imagefolder writes images only: use it with --what images.")
         n = export_imagefolder(store, out)
         print(f"Wrote {n} images into {out}/<label>/")
         return
+    if args.what == "embeddings" and args.format == "csv":
+        raise CliError("Embeddings are exported as Parquet: use --format parquet.")
+    df = EXPORTS[args.what](store, args)
     if out.is_dir():
         out = out / f"{args.what}.{args.format}"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -82,12 +97,89 @@ def cmd_export(args) -> None:
 
 def export_imagefolder(store, out: Path) -> int:
     """Usable, labelled images copied as OUT/<label>/<sha256>.<ext>, the layout torchvision reads."""
-    rows = store.query("SELECT sha256, ext, label FROM images WHERE status = 'ok' AND label IS NOT NULL ORDER BY id")
+    rows = store.labelled_originals()
     for sha, ext, label in rows:
         target = out / label / f"{sha}.{ext}"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(store.project.original_path(sha, ext), target)
     return len(rows)
+
+
+def cmd_train(args) -> None:
+    from .train.fit import TrainParams
+    from .train.job import train_job  # noqa: F401  (registers the "train" job kind)
+
+    store = open_store(args.dir)
+    params = TrainParams(arch=args.arch, epochs=args.epochs, image_size=args.image_size, seed=args.seed,
+                         device=args.device, embedder=args.model if args.arch == "linear" else None)
+    job_id = start_job(store, "train", {**params.as_dict(), "actor": "cli"})
+    job = follow_job(store, job_id, "epoch")
+    if job.status != "done":
+        raise CliError((job.error or "").split(": ", 1)[-1] or f"The run ended as {job.status}.")
+    print(job.message)
+
+
+def follow_job(store, job_id: int, unit: str):
+    """Show a job's progress on stderr until it ends; Ctrl+C cancels it. Returns the ended job."""
+    bar = tqdm(total=0, unit=unit, disable=None, file=sys.stderr)
+    try:
+        while (job := store.job(job_id)).active:
+            bar.total, bar.n = job.total or 0, job.done
+            bar.set_description_str(job.message or "", refresh=True)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        store.request_cancel(job_id)
+        while (job := store.job(job_id)).active:
+            time.sleep(0.5)
+    bar.close()
+    return job
+
+
+def embedder_name(value: str) -> str:
+    """argparse type of --model: a registered embedder (imports the models only when given)."""
+    from .embed import EMBEDDERS
+
+    if value not in EMBEDDERS:
+        raise argparse.ArgumentTypeError(f"no embedder is called '{value}'; choose one of {', '.join(EMBEDDERS)}")
+    return value
+
+
+def run_cli_job(store, kind: str, params: dict, unit: str) -> str:
+    """Run a job of `kind` here, its progress on stderr (Ctrl+C cancels it); its message."""
+    store.fail_orphaned_jobs()
+    job = follow_job(store, start_job(store, kind, params, "cli"), unit)
+    if job.status == "failed":
+        raise CliError((job.error or "").split(": ", 1)[-1] or f"The {kind} job failed.")
+    return job.message
+
+
+def cmd_detect(args) -> None:
+    from .faces.run import detect_job  # noqa: F401  (registers the "detect" job kind)
+
+    store = open_store(args.dir)
+    params = {"device": args.device, "batch_size": args.batch_size}
+    print(f"Faces: {run_cli_job(store, 'detect', params, 'image')}.")
+
+
+def cmd_embed(args) -> None:
+    from .embed.run import embed_job  # noqa: F401  (registers the "embed" job kind)
+
+    store = open_store(args.dir)
+    params = {"model": args.model, "device": args.device, "batch_size": args.batch_size, "weights": args.weights}
+    print(f"Embeddings: {run_cli_job(store, 'embed', params, 'crop')}.")
+
+
+def cmd_gather(args) -> None:
+    store = open_store(args.dir)
+    request = GatherRequest(args.provider, (QuerySpec(args.label.strip(), args.query.strip()),), args.max)
+    try:
+        check_request(request)
+    except (ProviderError, GatherError, GuardConfigError) as exc:
+        raise CliError(str(exc)) from None
+    message = run_cli_job(store, "gather", request.params(), "hit")
+    if search_error := store.gather_progress(store.jobs("gather", limit=1)[0].id)[0].error:
+        raise CliError(search_error)
+    print(f"Gathered: {message}.")
 
 
 def cmd_serve(args) -> None:
@@ -128,9 +220,46 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write the dataset out")
     p.add_argument("dir")
     p.add_argument("out")
-    p.add_argument("--what", choices=["images"], required=True)
-    p.add_argument("--format", choices=["csv", "parquet", "imagefolder"], default="csv")
+    p.add_argument("--what", choices=list(EXPORTS), required=True)
+    p.add_argument("--format", choices=["csv", "parquet", "imagefolder"], default=None,
+                   help="default: parquet for embeddings, csv otherwise")
+    p.add_argument("--run", dest="run_id", type=int, default=None, help="with --what predictions: one run (default: every run)")
+    p.add_argument("--model", type=embedder_name, default=None, help="with --what embeddings: one model (default: all)")
     p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("detect", help="find every face in every usable image, with aligned chips")
+    p.add_argument("dir")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--batch-size", type=int, default=16, help="images per batch (default 16)")
+    p.set_defaults(run=cmd_detect)
+
+    p = sub.add_parser("embed", help="compute the missing embeddings of a model")
+    p.add_argument("dir")
+    p.add_argument("--model", type=embedder_name, default="dlib-resnet34",
+                   help="dlib-resnet34 (default, offline), facenet-vggface2, facenet-casia or resnet34-imagenet")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--batch-size", type=int, default=64, help="crops per batch (default 64)")
+    p.add_argument("--weights", default=None, help="the model's weights file, if not in torch's cache")
+    p.set_defaults(run=cmd_embed)
+
+    p = sub.add_parser("train", help="train a model on the labelled, unflagged images")
+    p.add_argument("dir")
+    p.add_argument("--arch", choices=["linear", "resnet34"], default="resnet34",
+                   help="linear: a logistic head on stored embeddings (seconds); resnet34: fine-tune on the images")
+    p.add_argument("--model", default="dlib-resnet34", help="with --arch linear: the embeddings to train on")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/validation split and of training")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("gather", help="search the web for images and download them")
+    p.add_argument("dir")
+    p.add_argument("--provider", choices=list(PROVIDERS), required=True)
+    p.add_argument("--query", required=True, help="the search text")
+    p.add_argument("--label", required=True, help="the label the images get")
+    p.add_argument("--max", type=int, default=50, help="images to download for the query (default 50)")
+    p.set_defaults(run=cmd_gather)
 
     p = sub.add_parser("serve", help="run the app on this project")
     p.add_argument("dir")
@@ -144,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (CliError, ProjectError, EditError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+    except (CliError, ProjectError, EditError, JobError, FileNotFoundError, NotADirectoryError,
+            PermissionError) as exc:
         print(f"curation {args.command}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -40,6 +40,7 @@ Progress = Callable[[int, int], None]
 class FileTask:
     source: str
     label: str | None
+    provenance: dict | None = None
 
 
 @dataclass
@@ -59,6 +60,7 @@ class FileOutcome:
     normalised: str | None = None
     phash: int | None = None
     nbytes: int = 0
+    provenance: dict | None = None
 
 
 @dataclass
@@ -159,7 +161,8 @@ def outcome_for_bytes(task: FileTask, data: bytes, project: Project) -> FileOutc
     sha = hashlib.sha256(data).hexdigest()
     result = verify_bytes(data, side=THUMB_SIDE)
     if isinstance(result, Failure):
-        return FileOutcome(task.source, task.label, sha, "failed", result.reason, result.detail, nbytes=len(data))
+        return FileOutcome(task.source, task.label, sha, "failed", result.reason, result.detail, nbytes=len(data),
+                           provenance=task.provenance)
     thumb = thumbnail(result.image)
     write_atomically(project.original_path(sha, result.ext), data, project.tmp_dir)
     write_atomically(project.thumb_path(sha), jpeg_bytes(thumb), project.tmp_dir)
@@ -167,6 +170,7 @@ def outcome_for_bytes(task: FileTask, data: bytes, project: Project) -> FileOutc
         task.source, task.label, sha, "ok", format=result.format, ext=result.ext, width=result.width,
         height=result.height, mode=result.mode, frames=result.frames,
         normalised="; ".join(result.normalised) or None, phash=phash64(thumb), nbytes=len(data),
+        provenance=task.provenance,
     )
 
 
@@ -325,15 +329,25 @@ def ingest(
     if progress:
         progress(done, total)
     outcomes = map_outcomes(todo, store.project, workers or default_workers())
-    for batch in chunked(outcomes, CHUNK):
-        store.record_ingest(batch, partial(plan_chunk, batch, index=index, summary=summary))
-        done += len(batch)
-        if progress:
-            progress(done, total)
-        if cancelled and cancelled():
-            summary.cancelled = True
-            break
+    try:
+        for batch in chunked(outcomes, CHUNK):
+            store.record_ingest(batch, partial(plan_chunk, batch, index=index, summary=summary))
+            done += len(batch)
+            if progress:
+                progress(done, total)
+            if cancelled and cancelled():
+                summary.cancelled = True
+                break
+    finally:
+        stop_worker(outcomes)
     return summary
+
+
+def stop_worker(outcomes) -> None:
+    """Stop the worker process now, whether the ingest ended, was cancelled or failed mid-chunk."""
+    close = getattr(outcomes, "close", None)
+    if close:
+        close()
 
 
 def clear_partial_writes(project: Project) -> None:

@@ -12,6 +12,7 @@ import threading
 import traceback
 from typing import Callable
 
+from .gather import GatherRequest, gather
 from .ingest import ingest
 
 JOB_KINDS: dict[str, Callable] = {}
@@ -46,6 +47,13 @@ def ingest_job(ctx: JobContext) -> tuple[str, bool]:
         ctx.store, ctx.params["paths"], labels_from_folders=ctx.params.get("labels_from_folders", False),
         progress=ctx.progress, cancelled=ctx.cancelled,
     )
+    return summary.line(), summary.cancelled
+
+
+@job_kind("gather")
+def gather_job(ctx: JobContext) -> tuple[str, bool]:
+    summary = gather(ctx.store, GatherRequest.from_params(ctx.params), ctx.job_id, progress=ctx.progress,
+                     cancelled=ctx.cancelled)
     return summary.line(), summary.cancelled
 
 

@@ -33,7 +33,8 @@ def next_action(report: dict) -> str:
     """One sentence: the most useful thing to do next with this project."""
     images, flags = report["images"], report["flags"]
     if images["ok"] == 0:
-        return "Add images: ingest a folder laid out one sub-folder per label."
+        return ("Add images: ingest a folder laid out one sub-folder per label, "
+                "or search the web for them on Gather.")
     if flags.get("label_conflict"):
         return f"Resolve {flags['label_conflict']} label conflicts in Review (filter: flag = Label conflict)."
     if report["unlabelled"]:

@@ -5,6 +5,8 @@ Page and end-to-end fixtures live in their own conftest files beside those tests
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from curation import synth
-from curation.store import init_project
+from curation.ingest import ingest
+from curation.store import init_project, open_store
 
 CLEAN_PER_LABEL = 2
 
@@ -90,6 +93,57 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data folder {path} is absent (it sits beside the checkout on team machines)")
     return path
+
+
+@pytest.fixture
+def fake_web(monkeypatch):
+    """The fake search-and-image server on 127.0.0.1 (tests/fakeserver.py), every provider pointed at it,
+    only 127.0.0.1/32 allowed, and the test key set for the providers that need one."""
+    from fakeserver import API_KEY, FakeWeb
+
+    with FakeWeb(hosts=3, images_per_query=12, slow_seconds=2.0) as web:
+        for name, value in web.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("SERPAPI_API_KEY", API_KEY)
+        monkeypatch.setenv("BRAVE_API_KEY", API_KEY)
+        yield web
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "images"
+
+
+@pytest.fixture(scope="session")
+def sample_project(tmp_path_factory) -> Path:
+    """A project with the sample data ingested, built once; tests copy it (`project_copy`) to change it."""
+    root = tmp_path_factory.mktemp("sample") / "project"
+    store = init_project(root)
+    ingest(store, [SAMPLE], labels_from_folders=True, workers=1)
+    store.close()
+    return root
+
+
+@pytest.fixture
+def project_copy(sample_project, tmp_path) -> Path:
+    """A fresh copy of the sample project in `tmp_path/project`."""
+    root = tmp_path / "project"
+    shutil.copytree(sample_project, root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def lfw_project(shared_data, tmp_path_factory) -> tuple[Path, str]:
+    """lfw10 (100 images) ingested with folder labels, faces detected and embedded with
+    dlib-resnet34, by the commands a user runs: built once. The project and what they printed."""
+    from curation.cli import main
+
+    root = tmp_path_factory.mktemp("lfw") / "project"
+    commands = [["init", root], ["ingest", root, shared_data / "lfw10", "--labels-from-folders"],
+                ["detect", root, "--device", "cpu"], ["embed", root, "--model", "dlib-resnet34"]]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert [main([str(arg) for arg in command]) for command in commands] == [0, 0, 0, 0]
+    open_store(root).close()
+    return root, printed.getvalue()
 
 
 # Further shared fixtures go here; page and browser fixtures belong in their own test folders' conftest.

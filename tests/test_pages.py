@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from curation.ingest import ingest
 from curation.store import init_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,21 +21,10 @@ def app(page: str, who: str | None = "tester") -> AppTest:
     return at.run()
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("pages") / "project"
-    store = init_project(root)
-    ingest(store, [SAMPLE], labels_from_folders=True, workers=1)
-    store.close()
-    return root
-
-
 @pytest.fixture
-def project(built, tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(built, root)
-    monkeypatch.setenv("CURATION_PROJECT", str(root))
-    return root
+def project(project_copy, monkeypatch) -> Path:
+    monkeypatch.setenv("CURATION_PROJECT", str(project_copy))
+    return project_copy
 
 
 def assert_clean(at: AppTest) -> None:
@@ -67,7 +54,7 @@ def test_home_shows_the_pipeline_and_the_next_step(project):
     at = app("app_pages/home.py")
     assert_clean(at)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Verify"] == "109" and metrics["Review"] == "109"
+    assert metrics["Verify"] == "333" and metrics["Review"] == "333"
     assert "label conflicts" in at.info[0].value
 
 
@@ -83,11 +70,11 @@ def test_home_ingests_a_folder_as_a_job(tmp_path, monkeypatch):
     while store.jobs("ingest")[0].active and time.monotonic() < deadline:
         time.sleep(0.2)
     job = store.jobs("ingest")[0]
-    assert (job.status, job.error, job.done, job.total) == ("done", None, 31, 31)
+    assert (job.status, job.error, job.done, job.total) == ("done", None, 87, 87)
     at.run()
     assert_clean(at)
     assert any("finished" in s.value for s in at.success)
-    assert {m.label: m.value for m in at.metric}["Verify"] == "28"
+    assert {m.label: m.value for m in at.metric}["Verify"] == "84"
 
 
 def test_home_refuses_a_missing_folder(project):
@@ -134,7 +121,7 @@ def test_review_label_flag_clear_and_undo(project):
     store = cached(project)
     assert store.query("SELECT kind, note FROM flags WHERE image_id = ? AND active", [first]) == [
         ("biased", "all from one photographer")]
-    assert store.label_counts()["star"] == 28 + 2
+    assert store.label_counts()["star"] == 84 + 2
 
 
 def test_review_without_selection_says_what_to_do(project):
@@ -154,7 +141,7 @@ def test_review_filters(project):
     assert any("Truncated" in m.value for m in at.markdown)
     at.segmented_control(key="f_status").set_value("ok")
     at.text_input(key="f_source").set_value("/star/").run()
-    assert at.caption[0].value.startswith("28 images")
+    assert at.caption[0].value.startswith("84 images")
 
 
 def test_review_pages_through_the_grid(project):

@@ -6,6 +6,7 @@ sessions (threads) share it safely.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from pathlib import Path
@@ -13,18 +14,22 @@ from pathlib import Path
 from ..project import Project, ProjectError, project_at
 from .db import Database, ProjectLocked
 from .edits import EditError, EditQueries, UndoResult
+from .faces import FaceQueries
+from .gather import GatherQueries, QueryProgress
 from .ingest import IngestQueries
 from .jobs import JobQueries, JobRow
 from .report import EXPORT_IMAGE_COLUMNS, ReportQueries
 from .review import STATUSES, GridItem, ReviewFilter, ReviewQueries
+from .train import TrainQueries
 
 __all__ = [
     "EXPORT_IMAGE_COLUMNS", "STATUSES", "EditError", "GridItem", "JobRow", "ProjectError", "ProjectLocked",
-    "ReviewFilter", "Store", "UndoResult", "init_project", "open_store",
+    "QueryProgress", "ReviewFilter", "Store", "UndoResult", "init_project", "open_store",
 ]
 
 
-class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries):
+class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries, TrainQueries,
+            GatherQueries, FaceQueries):
     def close(self) -> None:
         with _OPEN_LOCK:
             if _OPEN.get(self.project.root) is self:
@@ -34,6 +39,13 @@ class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, 
 
 _OPEN: dict[Path, Store] = {}
 _OPEN_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close open databases before interpreter shutdown, which DuckDB's bindings report as leaks."""
+    for store in list(_OPEN.values()):
+        store.close()
 
 
 def _shared_store(project: Project) -> Store:

@@ -45,6 +45,11 @@ def clean_name(value: str | None, what: str) -> str:
     return name
 
 
+def ids_param(image_ids) -> list[int]:
+    """Image ids as plain ints: DuckDB cannot bind numpy integers (ids often come from a DataFrame)."""
+    return [int(i) for i in image_ids]
+
+
 class Events:
     """Appends events inside an open transaction."""
 
@@ -70,7 +75,7 @@ class EditQueries:
             cur.execute("INSERT OR IGNORE INTO labels VALUES (?, ?)", [label, now])
             rows = cur.execute(
                 "SELECT id, label FROM images WHERE id IN (SELECT unnest(?)) AND label IS DISTINCT FROM ? ORDER BY id",
-                [list(image_ids), label],
+                [ids_param(image_ids), label],
             ).fetchall()
             events = Events(cur, actor, now)
             for image_id, old in rows:
@@ -86,7 +91,7 @@ class EditQueries:
         with self.transaction() as cur:
             now = utcnow()
             ids = [r[0] for r in cur.execute(
-                "SELECT id FROM images WHERE id IN (SELECT unnest(?)) ORDER BY id", [list(image_ids)]).fetchall()]
+                "SELECT id FROM images WHERE id IN (SELECT unnest(?)) ORDER BY id", [ids_param(image_ids)]).fetchall()]
             flag_id = next_id(cur, "flags")
             events = Events(cur, actor, now)
             for image_id in ids:
@@ -102,7 +107,7 @@ class EditQueries:
             rows = cur.execute(
                 "SELECT id, image_id, kind, note FROM flags WHERE active AND image_id IN (SELECT unnest(?)) "
                 "AND (? IS NULL OR kind = ?) ORDER BY id",
-                [list(image_ids), kind, kind],
+                [ids_param(image_ids), kind, kind],
             ).fetchall()
             events = Events(cur, actor, utcnow())
             for flag_id, image_id, flag_kind, note in rows:

@@ -28,29 +28,43 @@ class IngestQueries:
 
     def record_ingest(self, batch, planner):
         """Write one chunk of outcomes; `planner(known, next_image_id)` decides what they mean."""
-        from ..ingest import KnownImage
-
-        shas = sorted({o.sha256 for o in batch if o.sha256})
-        now = utcnow()
         with self.transaction() as cur:
-            rows = cur.execute(
-                "SELECT sha256, id, status, label FROM images WHERE sha256 IN (SELECT unnest(?))", [shas]
-            ).fetchall()
-            known = {sha: KnownImage(i, status, label) for sha, i, status, label in rows}
-            plan = planner(known, next_id(cur, "images"))
-            insert_images(cur, plan, now)
-            insert_rows(cur, "INSERT INTO sources (source, image_id, label_hint, added_at)",
-                        [[s, i, label, now] for s, i, label in plan.sources])
-            executemany(cur, "INSERT OR IGNORE INTO labels VALUES (?, ?)", [[name, now] for name in sorted(plan.labels)])
-            executemany(cur, "UPDATE images SET label = ? WHERE id = ?", [[lb, i] for i, lb in plan.label_updates.items()])
-            executemany(cur, "UPDATE images SET near_group = ? WHERE id = ?", [[g, i] for i, g in plan.near_groups.items()])
-            first_flag = next_id(cur, "flags")
-            executemany(
-                cur,
-                "INSERT INTO flags VALUES (?, ?, ?, ?, true, 'ingest', ?)",
-                [[first_flag + n, i, kind, note, now] for n, (i, kind, note) in enumerate(plan.flags)],
-            )
-        return plan
+            return write_chunk(cur, batch, planner, utcnow())
+
+
+def write_chunk(cur, batch, planner, now):
+    """Write one chunk of outcomes inside the caller's transaction; returns the plan it wrote."""
+    from ..ingest import KnownImage
+
+    shas = sorted({o.sha256 for o in batch if o.sha256})
+    rows = cur.execute(
+        "SELECT sha256, id, status, label FROM images WHERE sha256 IN (SELECT unnest(?))", [shas]
+    ).fetchall()
+    known = {sha: KnownImage(i, status, label) for sha, i, status, label in rows}
+    plan = planner(known, next_id(cur, "images"))
+    insert_images(cur, plan, now)
+    insert_sources(cur, plan, {o.source: o.provenance or {} for o in batch}, now)
+    executemany(cur, "INSERT OR IGNORE INTO labels VALUES (?, ?)", [[name, now] for name in sorted(plan.labels)])
+    executemany(cur, "UPDATE images SET label = ? WHERE id = ?", [[lb, i] for i, lb in plan.label_updates.items()])
+    executemany(cur, "UPDATE images SET near_group = ? WHERE id = ?", [[g, i] for i, g in plan.near_groups.items()])
+    first_flag = next_id(cur, "flags")
+    executemany(
+        cur,
+        "INSERT INTO flags VALUES (?, ?, ?, ?, true, 'ingest', ?)",
+        [[first_flag + n, i, kind, note, now] for n, (i, kind, note) in enumerate(plan.flags)],
+    )
+    return plan
+
+
+# Where a downloaded image came from (a `Hit`'s fields); files from disk have none of them.
+PROVENANCE_COLUMNS = ("provider", "query", "rank", "url", "page_url", "title", "creator", "license", "attribution",
+                      "listed_width", "listed_height", "listed_bytes")
+
+
+def insert_sources(cur, plan, provenance: dict[str, dict], now) -> None:
+    rows = [[s, i, label, *(provenance.get(s, {}).get(c) for c in PROVENANCE_COLUMNS), now]
+            for s, i, label in plan.sources]
+    insert_rows(cur, f"INSERT INTO sources (source, image_id, label_hint, {', '.join(PROVENANCE_COLUMNS)}, added_at)", rows)
 
 
 def insert_images(cur, plan, now) -> None:

@@ -17,9 +17,6 @@ class ReportQueries:
             "- (SELECT count(*) FROM images WHERE status = 'ok'), "
             "(SELECT count(*) FROM images WHERE near_group IS NOT NULL AND near_group <> id)"
         )[0]
-        downloads = dict(q(
-            "SELECT i.status, count(*) FROM sources s JOIN images i ON i.id = s.image_id "
-            "WHERE s.url IS NOT NULL GROUP BY i.status"))
         return {
             "images": {"total": ok + failed_files, "ok": ok, "failed": failed_files},
             "failed_by_reason": dict(q(
@@ -29,18 +26,12 @@ class ReportQueries:
             "labels": self.label_counts(),
             "unlabelled": q("SELECT count(*) FROM images WHERE status = 'ok' AND label IS NULL")[0][0],
             "flags": dict(q("SELECT kind, count(*) FROM flags WHERE active GROUP BY kind ORDER BY kind")),
-            "faces": 0,
-            "embeddings": {},
-            "downloads": {
-                "ok": downloads.get("ok", 0),
-                "failed": downloads.get("failed", 0),
-                "refused": 0,
-                "by_reason": dict(q(
-                    "SELECT i.reason, count(*) FROM sources s JOIN images i ON i.id = s.image_id "
-                    "WHERE s.url IS NOT NULL AND i.status = 'failed' GROUP BY i.reason")),
-            },
+            "faces": self.face_count(),
+            "embeddings": self.embedding_counts(),
+            "downloads": self.download_counts(),
             "suggestions": {"remove": 0, "relabel": 0, "merge": 0},
-            "runs": [],
+            "runs": [{key: run[key] for key in ("id", "arch", "dataset_version", "status", "metrics")}
+                     for run in self.runs()],
             "events": q("SELECT count(*) FROM events")[0][0],
         }
 
@@ -48,3 +39,7 @@ class ReportQueries:
         return self.query_df(
             "SELECT s.source, CASE WHEN i.sha256 LIKE 'unread:%' THEN NULL ELSE i.sha256 END AS sha256, i.label, i.status, i.reason, i.width, i.height, s.provider, s.url, s.license "
             "FROM sources s JOIN images i ON i.id = s.image_id ORDER BY s.source")
+
+    def labelled_originals(self) -> list[tuple[str, str, str]]:
+        """(sha256, ext, label) of every usable, labelled image, for an image-folder export."""
+        return self.query("SELECT sha256, ext, label FROM images WHERE status = 'ok' AND label IS NOT NULL ORDER BY id")

@@ -77,11 +77,20 @@ class ReviewQueries:
     def page_images(self, flt: ReviewFilter, page: int, page_size: int) -> list[GridItem]:
         """One page (0-based) of the filtered images in id order."""
         where, params = flt.where()
+        return self._grid_items(f"WHERE {where} ORDER BY i.id LIMIT ? OFFSET ?", params + [page_size, page * page_size])
+
+    def grid_items(self, ids: list[int]) -> list[GridItem]:
+        """Grid items for these image ids, in the order given."""
+        items = {item.id: item for item in self._grid_items("WHERE i.id IN (SELECT unnest(?))", [list(ids)])}
+        return [items[i] for i in ids if i in items]
+
+    def _grid_items(self, selection: str, params: list) -> list[GridItem]:
+        """Grid items of the images `selection` picks; per-image extras are joined for those only."""
         rows = self.query(
             f"""
             WITH page AS (
                 SELECT i.id, i.sha256, i.status, i.reason, i.label, i.width, i.height, i.near_group
-                FROM images i WHERE {where} ORDER BY i.id LIMIT ? OFFSET ?
+                FROM images i {selection}
             )
             SELECT p.*,
                    (SELECT count(*) FROM sources s WHERE s.image_id = p.id) AS n_sources,
@@ -89,7 +98,7 @@ class ReviewQueries:
                              WHERE f.image_id = p.id AND f.active), []) AS kinds
             FROM page p ORDER BY p.id
             """,
-            params + [page_size, page * page_size],
+            params,
         )
         return [GridItem(*r[:8], sources=r[8], flags=tuple(r[9])) for r in rows]
 
@@ -102,8 +111,10 @@ class ReviewQueries:
         return None if df.empty else df.iloc[0].to_dict()
 
     def image_sources(self, image_id: int):
+        """Every path or URL the image came from; for a download, the search hit's provenance."""
         return self.query_df(
-            "SELECT source, label_hint AS filed_under, provider, url, license, added_at FROM sources "
+            "SELECT source, label_hint AS filed_under, provider, query, rank, url, page_url, title, creator, license, "
+            "attribution, listed_width, listed_height, listed_bytes, added_at FROM sources "
             "WHERE image_id = ? ORDER BY added_at, source", [image_id])
 
     def image_flags(self, image_id: int, active_only: bool = True):

@@ -87,6 +87,133 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "training runs",
+        """
+        CREATE TABLE dataset_versions (
+            id VARCHAR PRIMARY KEY,
+            created_at TIMESTAMP NOT NULL,
+            images INTEGER NOT NULL,
+            labels JSON NOT NULL,
+            left_out JSON NOT NULL,
+            path VARCHAR NOT NULL
+        );
+        CREATE TABLE runs (
+            id BIGINT PRIMARY KEY,
+            arch VARCHAR NOT NULL,
+            dataset_version VARCHAR NOT NULL,
+            params JSON NOT NULL,
+            status VARCHAR NOT NULL,
+            job_id BIGINT,
+            device VARCHAR,
+            weights VARCHAR,
+            metrics JSON,
+            model_path VARCHAR,
+            torchscript_path VARCHAR,
+            error VARCHAR,
+            created_by VARCHAR,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP
+        );
+        CREATE TABLE run_epochs (
+            run_id BIGINT NOT NULL,
+            epoch INTEGER NOT NULL,
+            train_loss DOUBLE,
+            train_accuracy DOUBLE,
+            val_loss DOUBLE,
+            val_accuracy DOUBLE,
+            seconds DOUBLE,
+            PRIMARY KEY (run_id, epoch)
+        );
+        CREATE TABLE predictions (
+            run_id BIGINT NOT NULL,
+            image_id BIGINT NOT NULL,
+            label VARCHAR NOT NULL,
+            predicted VARCHAR NOT NULL,
+            confidence DOUBLE NOT NULL,
+            loss DOUBLE NOT NULL,
+            split VARCHAR NOT NULL
+        );
+        """,
+    ),
+    (
+        "gather: search hits and downloads",
+        """
+        ALTER TABLE sources ADD COLUMN listed_width INTEGER;
+        ALTER TABLE sources ADD COLUMN listed_height INTEGER;
+        ALTER TABLE sources ADD COLUMN listed_bytes BIGINT;
+        CREATE TABLE gather_queries (
+            job_id BIGINT NOT NULL,
+            position INTEGER NOT NULL,
+            provider VARCHAR NOT NULL,
+            query VARCHAR NOT NULL,
+            label VARCHAR NOT NULL,
+            wanted INTEGER NOT NULL,
+            found INTEGER,
+            error VARCHAR,
+            PRIMARY KEY (job_id, position)
+        );
+        CREATE TABLE downloads (
+            id BIGINT PRIMARY KEY,
+            job_id BIGINT NOT NULL,
+            provider VARCHAR NOT NULL,
+            query VARCHAR NOT NULL,
+            label VARCHAR NOT NULL,
+            rank INTEGER NOT NULL,
+            url VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            reason VARCHAR,
+            detail VARCHAR,
+            image_id BIGINT,
+            bytes BIGINT,
+            attempts INTEGER NOT NULL,
+            seconds DOUBLE,
+            finished_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX downloads_url ON downloads (url);
+        CREATE INDEX downloads_job ON downloads (job_id);
+        """,
+    ),
+    (
+        "faces and embeddings",
+        """
+        CREATE TABLE face_scans (
+            image_id BIGINT PRIMARY KEY,
+            faces INTEGER,
+            error VARCHAR,
+            detector VARCHAR NOT NULL,
+            scanned_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE faces (
+            id BIGINT PRIMARY KEY,
+            image_id BIGINT NOT NULL,
+            face INTEGER NOT NULL,
+            x1 FLOAT NOT NULL,
+            y1 FLOAT NOT NULL,
+            x2 FLOAT NOT NULL,
+            y2 FLOAT NOT NULL,
+            prob FLOAT NOT NULL,
+            landmarks FLOAT[10] NOT NULL,
+            chip_landmarks FLOAT[10] NOT NULL,
+            chip VARCHAR NOT NULL,
+            UNIQUE (image_id, face)
+        );
+        CREATE TABLE face_embeddings (
+            face_id BIGINT NOT NULL,
+            model VARCHAR NOT NULL,
+            vector FLOAT[] NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (face_id, model)
+        );
+        CREATE TABLE image_embeddings (
+            image_id BIGINT NOT NULL,
+            model VARCHAR NOT NULL,
+            vector FLOAT[] NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_id, model)
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ import streamlit as st
 from ..flags import FLAG_KINDS, USER_FLAG_KINDS, flag_title
 from ..store import EditError, GridItem, ReviewFilter, Store
 from ..verify import load_rgb, reason_title
+from .face_boxes import with_faces
 from .text import md_text
 
 PAGE_KEY = "review_page"
@@ -153,20 +154,23 @@ def badges(item: GridItem) -> str:
     return " ".join(parts)
 
 
-def grid(store: Store, items: list[GridItem]) -> None:
+def grid(store: Store, items: list[GridItem], notes: dict[int, str] | None = None) -> None:
+    """Thumbnails with selection boxes; `notes` adds a line under chosen images (e.g. a model's guess)."""
     for start in range(0, len(items), COLUMNS):
         for column, item in zip(st.columns(COLUMNS), items[start:start + COLUMNS]):
             with column:
-                cell(store, item)
+                cell(store, item, (notes or {}).get(item.id))
 
 
-def cell(store: Store, item: GridItem) -> None:
+def cell(store: Store, item: GridItem, note: str | None = None) -> None:
     with st.container(border=True):
         if item.status == "ok":
             st.image(str(store.project.thumb_path(item.sha256)), width="stretch")
         else:
             st.markdown(f":material/broken_image: **{md_text(reason_title(item.reason))}**")
         st.markdown(f"**{md_text(item.label or 'unlabelled')}** · #{item.id}  \n{badges(item)}")
+        if note:
+            st.caption(note)
         st.checkbox("Select", key=f"sel-{item.id}")
         st.button("Open", key=f"open-{item.id}", on_click=st.session_state.__setitem__, args=(DETAIL_KEY, item.id),
                   width="stretch")
@@ -237,7 +241,9 @@ def _picture(store: Store, image: dict) -> None:
         st.error(f"{reason_title(image['reason'])}: {image['detail']}")
         return
     path = store.project.original_path(image["sha256"], image["ext"])
-    st.image(load_rgb(path, max_side=1024), width="stretch")
+    picture, faces_line = with_faces(store, image, load_rgb(path, max_side=1024))
+    st.image(picture, width="stretch")
+    st.caption(faces_line)
 
 
 def _labelling(store: Store, image: dict, who: str) -> None:

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from curation.ingest import ingest
-from curation.store import init_project
-
 from .harness import CHROMIUM, CHROMIUM_ARGS, served
-
-SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "images"
 
 
 @pytest.fixture(scope="session")
@@ -25,23 +17,6 @@ def browser():
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-@pytest.fixture(scope="session")
-def sample_project(tmp_path_factory) -> Path:
-    """A project with the sample data ingested, built once; tests copy it before changing it."""
-    root = tmp_path_factory.mktemp("sample") / "project"
-    store = init_project(root)
-    ingest(store, [SAMPLE], labels_from_folders=True, workers=1)
-    store.close()
-    return root
-
-
-@pytest.fixture
-def project_copy(sample_project, tmp_path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(sample_project, root)
-    return root
 
 
 @pytest.fixture

@@ -1,0 +1,115 @@
+"""The "train" job: snapshot the dataset, run the worker process, record what it writes.
+
+The app's process owns the database, so training runs in `python -m curation.train.worker`,
+which reads the snapshot file and writes its results to files; this job follows its progress file
+into the store, stops it on cancel, and records predictions and metrics when it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..jobs import JobContext, job_kind
+from .dataset import Snapshot, make_snapshot
+from .fit import TrainParams
+
+POLL_SECONDS = 0.5
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or that failed, with a sentence that says why."""
+
+
+def check_trainable(snapshot: Snapshot) -> None:
+    counts = snapshot.table["label"].value_counts()
+    usable = counts[counts >= 2]
+    if len(usable) < 2:
+        raise TrainingError("Training needs at least two labels with two usable, unflagged images each.")
+
+
+def with_vectors(store, rows, left_out: dict, model: str):
+    """Keep the rows that have a `model` vector, and count the others as left out."""
+    joined = rows.merge(store.image_vectors(model), on="image_id", how="inner")
+    left_out["no_embedding"] = len(rows) - len(joined)
+    if joined.empty:
+        raise TrainingError(f"No image has a {model} embedding yet: compute embeddings on the Faces page "
+                            f"(or `curation embed DIR --model {model}`) first.")
+    return joined
+
+
+def prepare_run(ctx: JobContext, params: TrainParams) -> tuple[int, Path, Snapshot]:
+    store, project = ctx.store, ctx.store.project
+    rows, left_out = store.training_rows()
+    rows["path"] = [str(project.original_path(sha, ext)) for sha, ext in zip(rows["sha256"], rows["ext"])]
+    columns = ["image_id", "sha256", "path", "label"]
+    if params.arch == "linear":
+        rows, columns = with_vectors(store, rows, left_out, params.embedder), columns + ["vector"]
+    snapshot = make_snapshot(rows[columns], left_out, params.val_fraction, params.seed)
+    check_trainable(snapshot)
+    dataset_file = project.root / "datasets" / f"{snapshot.version}.parquet"
+    dataset_file.parent.mkdir(parents=True, exist_ok=True)
+    snapshot.table.drop(columns=["path", "vector"], errors="ignore").to_parquet(dataset_file, index=False)
+    store.record_dataset_version(snapshot.version, len(snapshot.table),
+                                 snapshot.table["label"].value_counts().sort_index().to_dict(), left_out,
+                                 str(dataset_file.relative_to(project.root)))
+    run_id = store.create_run(params.arch, snapshot.version, params.as_dict(), ctx.job_id, ctx.params.get("actor"))
+    run_dir = project.root / "runs" / f"run-{run_id:04d}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "params.json").write_text(json.dumps(params.as_dict()))
+    snapshot.table.to_parquet(run_dir / "snapshot.parquet", index=False)
+    return run_id, run_dir, snapshot
+
+
+def follow(ctx: JobContext, run_id: int, run_dir: Path, proc: subprocess.Popen) -> bool:
+    """Record epochs as the worker writes them; stop it if the user cancels. True if cancelled."""
+    progress, seen = run_dir / "progress.jsonl", 0
+    while True:
+        finished = proc.poll() is not None
+        lines = progress.read_text().splitlines() if progress.exists() else []
+        for line in lines[seen:]:
+            figures = json.loads(line)
+            ctx.store.add_epoch(run_id, figures)
+            ctx.progress(figures["epoch"], figures["epochs"],
+                         f"run #{run_id}: epoch {figures['epoch']} of {figures['epochs']}, "
+                         f"validation accuracy {figures['val_accuracy']:.1%}")
+        seen = len(lines)
+        if finished:
+            return False
+        if ctx.cancelled():
+            proc.terminate()
+            proc.wait()
+            return True
+        time.sleep(POLL_SECONDS)
+
+
+def worker_error(run_dir: Path, code: int) -> str:
+    log = (run_dir / "worker.log").read_text(errors="replace").strip().splitlines()
+    return log[-1] if log else f"the training worker exited with status {code}"
+
+
+@job_kind("train")
+def train_job(ctx: JobContext) -> tuple[str, bool]:
+    params = TrainParams(**{k: v for k, v in ctx.params.items() if k != "actor"})
+    run_id, run_dir, _ = prepare_run(ctx, params)
+    ctx.progress(0, params.epochs, f"run #{run_id}: starting")
+    with open(run_dir / "worker.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "curation.train.worker", str(run_dir)],
+                                stdout=log, stderr=subprocess.STDOUT)
+        cancelled = follow(ctx, run_id, run_dir, proc)
+    if cancelled:
+        ctx.store.finish_run(run_id, "cancelled")
+        return f"Run #{run_id} cancelled.", True
+    if proc.returncode != 0:
+        error = worker_error(run_dir, proc.returncode)
+        ctx.store.finish_run(run_id, "failed", error=error)
+        raise TrainingError(f"Run #{run_id} failed: {error}")
+    result = json.loads((run_dir / "result.json").read_text())
+    root = ctx.store.project.root
+    ctx.store.finish_run(run_id, "done", result, model_path=str((run_dir / "model.pt").relative_to(root)),
+                         torchscript_path=str((run_dir / "model.torchscript.pt").relative_to(root)),
+                         predictions=str(run_dir / "predictions.parquet"))
+    return f"Run #{run_id} finished: validation accuracy {result['metrics']['accuracy']:.1%}.", False

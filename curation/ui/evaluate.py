@@ -1,0 +1,131 @@
+"""Evaluate page parts: the run picker, a clickable confusion matrix, galleries, run comparison."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from ..store import Store
+from ..train.evaluate import accuracy, confused_pairs, matrix_from_counts, per_class, row_normalised
+from .review import action_bar, grid
+
+CELL_KEY = "eval-cell"
+MATRIX_KEY = "eval-matrix"
+SPLITS = {"val": "Validation", "train": "Training", None: "All"}
+
+
+def run_picker(store: Store, label: str, key: str, exclude: int | None = None) -> dict | None:
+    runs = [r for r in store.runs() if r["status"] == "done" and r["id"] != exclude]
+    if not runs:
+        return None
+    return st.selectbox(label, runs, key=key, format_func=lambda r: (
+        f"#{r['id']} · {r['arch']} · {r['metrics'].get('accuracy', 0):.1%} · dataset {r['dataset_version']}"))
+
+
+def run_matrix(store: Store, run: dict, split: str | None):
+    classes = store.run_classes(run["id"])
+    return matrix_from_counts(store.prediction_counts(run["id"], split), classes)
+
+
+def headline(run: dict, matrix) -> None:
+    cols = st.columns(4)
+    cols[0].metric("Accuracy", f"{accuracy(matrix):.1%}")
+    cols[1].metric("Macro F1", f"{per_class(matrix)['f1'].mean():.3f}")
+    cols[2].metric("Images", int(matrix.to_numpy().sum()))
+    cols[3].metric("Epochs", run["params"].get("epochs", "-"))
+    st.caption(f"Weights: {run['weights']} · device: {run['device']} · seed {run['params'].get('seed')}")
+
+
+def matrix_figure(matrix, normalised: bool, title: str = "", diverging: bool = False) -> go.Figure:
+    """A heatmap (true labels down, predictions across) with an invisible point on each cell to click."""
+    shown = row_normalised(matrix) if normalised else matrix
+    labels = list(matrix.index)
+    text = [[f"{v:.0%}" if normalised else str(v) for v in row] for row in shown.to_numpy()]
+    fig = go.Figure(go.Heatmap(z=shown.to_numpy(), x=labels, y=labels, text=text, texttemplate="%{text}",
+                               colorscale="RdBu" if diverging else "Blues", zmid=0 if diverging else None,
+                               hoverinfo="skip"))
+    xs = [p for _ in labels for p in labels]
+    ys = [t for t in labels for _ in labels]
+    cells = [v for row in text for v in row]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", marker=dict(size=44, opacity=0.02, symbol="square"),
+                             customdata=cells, showlegend=False,
+                             hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata}<extra></extra>"))
+    fig.update_layout(title=title, height=140 + 56 * len(labels), margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title="predicted", yaxis_title="true label", yaxis_autorange="reversed",
+                      clickmode="event+select", dragmode=False)
+    return fig
+
+
+def clickable_matrix(matrix, normalised: bool) -> None:
+    """Draw the matrix; a click on a cell chooses it (kept in CELL_KEY)."""
+    event = st.plotly_chart(matrix_figure(matrix, normalised), key=MATRIX_KEY, on_select="rerun",
+                            selection_mode=("points",))
+    points = (event or {}).get("selection", {}).get("points", [])
+    if points:
+        chosen = (points[0]["y"], points[0]["x"])
+        if st.session_state.get("eval-last-click") != chosen:
+            st.session_state["eval-last-click"] = chosen
+            choose_cell(*chosen)
+
+
+def choose_cell(label: str, predicted: str) -> None:
+    st.session_state[CELL_KEY] = (label, predicted)
+    st.session_state["eval-true"], st.session_state["eval-pred"] = label, predicted
+    st.session_state["eval-view"] = "Selected cell"
+
+
+def cell_pickers(matrix) -> None:
+    """The same choice without a mouse: two selects."""
+    labels = list(matrix.index)
+    left, right, button = st.columns([2, 2, 1], vertical_alignment="bottom")
+    left.selectbox("True label", labels, key="eval-true")
+    right.selectbox("Predicted", labels, key="eval-pred")
+    button.button("Show cell", key="eval-show", shortcut="Enter",
+                  on_click=lambda: choose_cell(st.session_state["eval-true"], st.session_state["eval-pred"]))
+
+
+def scores(matrix) -> None:
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Per class**")
+        st.dataframe(per_class(matrix), hide_index=True, width="stretch", column_config={
+            c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
+    with right:
+        st.markdown("**Most confused pairs**")
+        pairs = confused_pairs(matrix)
+        if pairs.empty:
+            st.caption("No confusion: every image was predicted as its label.")
+        for row in pairs.itertuples():
+            st.button(f"{row.label} → {row.predicted}: {row.count}", key=f"pair-{row.label}-{row.predicted}",
+                      on_click=choose_cell, args=(row.label, row.predicted))
+
+
+def gallery(store: Store, frame, who: str, caption) -> None:
+    """Images of a predictions frame as the Review grid, with its bulk actions, and a line each."""
+    if frame.empty:
+        st.info("No image here.")
+        return
+    items = store.grid_items([int(i) for i in frame["image_id"]])
+    action_bar(store, items, who)
+    grid(store, items, {int(r.image_id): caption(r) for r in frame.itertuples()})
+
+
+def compare(store: Store, run: dict, split: str | None, normalised: bool) -> dict | None:
+    other = run_picker(store, "Compare with run", "eval-other", exclude=run["id"])
+    if other is None:
+        st.caption("Train another run to compare two runs.")
+        return None
+    mine, theirs = run_matrix(store, run, split), run_matrix(store, other, split)
+    labels = sorted(set(mine.index) | set(theirs.index))
+    mine, theirs = mine.reindex(labels, columns=labels, fill_value=0), theirs.reindex(labels, columns=labels, fill_value=0)
+    cols = st.columns(3)
+    a, b = accuracy(theirs), accuracy(mine)
+    cols[0].metric(f"Accuracy, run #{run['id']}", f"{b:.1%}", delta=f"{(b - a) * 100:+.1f} points vs #{other['id']}")
+    fa, fb = per_class(theirs)["f1"].mean(), per_class(mine)["f1"].mean()
+    cols[1].metric("Macro F1", f"{fb:.3f}", delta=f"{fb - fa:+.3f}")
+    cols[2].metric("Dataset", run["dataset_version"], delta="same data" if run["dataset_version"] ==
+                   other["dataset_version"] else "different data", delta_color="off")
+    diff = (row_normalised(mine) - row_normalised(theirs)) if normalised else (mine - theirs)
+    st.plotly_chart(matrix_figure(diff, False, f"Run #{run['id']} minus run #{other['id']}", diverging=True),
+                    key="eval-diff")
+    return other
