@@ -112,11 +112,7 @@ def cmd_train(args) -> None:
     store = open_store(args.dir)
     params = TrainParams(arch=args.arch, epochs=args.epochs, image_size=args.image_size, seed=args.seed,
                          device=args.device, embedder=args.model if args.arch == "linear" else None)
-    job_id = start_job(store, "train", {**params.as_dict(), "actor": "cli"})
-    job = follow_job(store, job_id, "epoch")
-    if job.status != "done":
-        raise CliError((job.error or "").split(": ", 1)[-1] or f"The run ended as {job.status}.")
-    print(job.message)
+    print(run_cli_job(store, "train", {**params.as_dict(), "actor": "cli"}, "epoch"))
 
 
 def follow_job(store, job_id: int, unit: str):
@@ -145,11 +141,15 @@ def embedder_name(value: str) -> str:
 
 
 def run_cli_job(store, kind: str, params: dict, unit: str) -> str:
-    """Run a job of `kind` here, its progress on stderr (Ctrl+C cancels it); its message."""
+    """Run a job of `kind` here, its progress on stderr (Ctrl+C cancels it); its message.
+
+    A job that did not finish (failed, or cancelled) is a failure of the command: exit status 1
+    with the job's own sentence.
+    """
     store.fail_orphaned_jobs()
     job = follow_job(store, start_job(store, kind, params, "cli"), unit)
-    if job.status == "failed":
-        raise CliError((job.error or "").split(": ", 1)[-1] or f"The {kind} job failed.")
+    if job.status != "done":
+        raise CliError((job.error or "").split(": ", 1)[-1] or job.message or f"The {kind} job ended as {job.status}.")
     return job.message
 
 

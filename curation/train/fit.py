@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..verify import load_rgb
 from .augment import eval_transform, train_transform
+from .evaluate import final_metrics
 from .models import build_resnet34
 
 EpochCallback = Callable[[dict], None]
@@ -152,9 +153,10 @@ def fit_linear(table: pd.DataFrame, params: TrainParams, on_epoch: EpochCallback
 
 
 def epoch_figures(preds: pd.DataFrame, seconds: float) -> dict:
+    """The one-epoch record of a fit done in one step, from the same figures as the run's metrics."""
+    metrics = final_metrics(preds)
     figures = {"epoch": 1, "epochs": 1, "seconds": seconds}
     for split in ("train", "val"):
-        part = preds[preds["split"] == split]
-        figures[f"{split}_loss"] = float(part["loss"].mean()) if len(part) else math.nan
-        figures[f"{split}_accuracy"] = float((part["label"] == part["predicted"]).mean()) if len(part) else math.nan
+        for figure in ("loss", "accuracy"):
+            figures[f"{split}_{figure}"] = metrics.get(f"{split}_{figure}", math.nan)
     return figures

@@ -20,9 +20,8 @@ from .context import ANNOTATOR_KEY
 SIZES = [64, 96, 128, 160, 224]
 
 
-def dataset_summary(store: Store) -> None:
-    """Show what a run would train on and what is left out."""
-    rows, left_out = store.training_rows()
+def dataset_summary(rows, left_out: dict) -> None:
+    """Show what a run would train on (`store.training_rows()`) and what is left out."""
     counts = rows["label"].value_counts().sort_index()
     cols = st.columns(4)
     cols[0].metric("Images to train on", len(rows))
@@ -78,8 +77,7 @@ def run_form(store: Store) -> None:
             st.error(str(exc))
 
 
-def augmentation_preview(store: Store, size: int) -> None:
-    rows, _ = store.training_rows()
+def augmentation_preview(store: Store, rows, size: int) -> None:
     if rows.empty:
         return
     sample = rows.groupby("label").head(1).head(4)
