@@ -42,6 +42,9 @@ class Embedder(ABC):
     dim: ClassVar[int]
     subject: ClassVar[str] = "face"
     description: ClassVar[str] = ""
+    #: The distance under which two vectors show the same identity, where the model's authors
+    #: published one; None: cleaning estimates it from the project's labels.
+    same_person: ClassVar[float | None] = None
 
     @abstractmethod
     def items(self, snapshot: pd.DataFrame) -> list[Item]:
