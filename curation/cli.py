@@ -69,6 +69,7 @@ EXPORTS = {
     "images": lambda store, args: store.export_images(),
     "predictions": lambda store, args: store.export_predictions(args.run_id),
     "embeddings": lambda store, args: store.export_embeddings(args.model),
+    "suggestions": lambda store, args: store.export_suggestions(args.model),
 }
 
 
@@ -169,6 +170,17 @@ def cmd_embed(args) -> None:
     print(f"Embeddings: {run_cli_job(store, 'embed', params, 'crop')}.")
 
 
+def cmd_clean(args) -> None:
+    from .clean.run import clean_job  # noqa: F401  (registers the "clean" job kind)
+
+    store = open_store(args.dir)
+    params = {"model": args.model, "label": args.label, "actor": "cli"}
+    print(f"Cleaning: {run_cli_job(store, 'clean', params, 'step')}.")
+    counts = store.open_suggestion_counts()
+    print(f"Open suggestions: {counts['remove']} to remove, {counts['relabel']} to relabel, {counts['merge']} merges; "
+          "review them on the Clusters page, or write them out with `curation export DIR OUT --what suggestions`.")
+
+
 def cmd_gather(args) -> None:
     store = open_store(args.dir)
     request = GatherRequest(args.provider, (QuerySpec(args.label.strip(), args.query.strip()),), args.max)
@@ -224,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "parquet", "imagefolder"], default=None,
                    help="default: parquet for embeddings, csv otherwise")
     p.add_argument("--run", dest="run_id", type=int, default=None, help="with --what predictions: one run (default: every run)")
-    p.add_argument("--model", type=embedder_name, default=None, help="with --what embeddings: one model (default: all)")
+    p.add_argument("--model", type=embedder_name, default=None,
+                   help="with --what embeddings: one model (default: all); with --what suggestions: the latest "
+                        "cleaning with this model (default: the latest cleaning of each label)")
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("detect", help="find every face in every usable image, with aligned chips")
@@ -236,11 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("embed", help="compute the missing embeddings of a model")
     p.add_argument("dir")
     p.add_argument("--model", type=embedder_name, default="dlib-resnet34",
-                   help="dlib-resnet34 (default, offline), facenet-vggface2, facenet-casia or resnet34-imagenet")
+                   help="dlib-resnet34 (default, offline), facenet-vggface2, facenet-casia, resnet34-imagenet, or hog (whole images, offline)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--batch-size", type=int, default=64, help="crops per batch (default 64)")
     p.add_argument("--weights", default=None, help="the model's weights file, if not in torch's cache")
     p.set_defaults(run=cmd_embed)
+
+    p = sub.add_parser("clean", help="suggest which faces of each identity to keep, remove or relabel")
+    p.add_argument("dir")
+    p.add_argument("--label", default=None, help="one identity (default: every label)")
+    p.add_argument("--model", type=embedder_name, default="dlib-resnet34", help="the embeddings to judge by")
+    p.set_defaults(run=cmd_clean)
 
     p = sub.add_parser("train", help="train a model on the labelled, unflagged images")
     p.add_argument("dir")

@@ -16,9 +16,9 @@ from dlib_reference import cosines, dlib_chips, dlib_descriptors, dlib_or_skip
 PARITY_IMAGES = 12
 
 
-def test_the_four_embedders_are_registered_under_designs_names():
-    assert list(EMBEDDERS) == ["dlib-resnet34", "facenet-vggface2", "facenet-casia", "resnet34-imagenet"]
-    assert [EMBEDDERS[n].subject for n in EMBEDDERS] == ["face", "face", "face", "image"]
+def test_the_embedders_are_registered_under_designs_names():
+    assert list(EMBEDDERS) == ["dlib-resnet34", "facenet-vggface2", "facenet-casia", "resnet34-imagenet", "hog"]
+    assert [EMBEDDERS[n].subject for n in EMBEDDERS] == ["face", "face", "face", "image", "image"]
     with pytest.raises(KeyError, match="choose one of dlib-resnet34"):
         get_embedder("vgg-face")
 

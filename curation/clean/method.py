@@ -248,3 +248,31 @@ def merges(vectors: np.ndarray, image_ids: np.ndarray, members: dict[str, np.nda
                 if score >= 0.5:
                     found.append((names[a], names[b], score))
     return pd.DataFrame(found, columns=["label", "target_label", "score"])
+
+
+NEIGHBOURS = 10
+MAJORITY = 0.6
+
+
+def neighbour_vote(vectors: np.ndarray, labels, k: int = NEIGHBOURS) -> Cleaning:
+    """For classes that are not one tight group (objects, scenes: whole-image vectors), the dominant
+    set does not apply; an image whose k nearest neighbours carry another label at least MAJORITY
+    of the time gets a relabel suggestion (score: that share), the others are kept."""
+    labels = np.asarray(labels, dtype=object)
+    n = len(labels)
+    action, target, score = np.full(n, "keep", dtype=object), np.full(n, None, dtype=object), np.ones(n)
+    k = min(k, n - 1)
+    if k >= 1:
+        distances = pairwise_distances(vectors)
+        np.fill_diagonal(distances, np.inf)
+        votes = labels[np.argsort(distances, axis=1)[:, :k]]
+        for i in range(n):
+            names, counts = np.unique(votes[i].astype(str), return_counts=True)
+            best = int(np.argmax(counts))
+            share = counts[best] / k
+            if names[best] != labels[i] and share >= MAJORITY:
+                action[i], target[i], score[i] = "relabel", names[best], share
+            else:
+                score[i] = float((votes[i] == labels[i]).mean())
+    faces = pd.DataFrame({"action": action, "target_label": target, "score": score, "match": score})
+    return Cleaning(faces, pd.DataFrame(columns=["label", "target_label", "score"]))

@@ -1,7 +1,8 @@
 """Embedders registered by name (DESIGN.md): `dlib-resnet34` (the default; works offline),
-`facenet-vggface2`, `facenet-casia`, `resnet34-imagenet`; and batched inference over crops."""
+`facenet-vggface2`, `facenet-casia`, `resnet34-imagenet`, `hog` (whole images, no weights file);
+and batched inference over crops."""
 
-from . import dlib_resnet, facenet, imagenet  # noqa: F401  (each registers its embedders)
+from . import dlib_resnet, facenet, imagenet, hog  # noqa: F401  (each registers its embedders, listed in this order)
 from .base import EMBEDDERS, Embedder, Item, UnknownEmbedder, get_embedder
 from .weights import WeightsMissing
 

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from ..project import Project, ProjectError, project_at
+from .cleaning import EXPORT_SUGGESTION_COLUMNS, CleaningQueries
 from .db import Database, ProjectLocked
 from .edits import EditError, EditQueries, UndoResult
 from .faces import FaceQueries
@@ -23,13 +24,13 @@ from .review import STATUSES, GridItem, ReviewFilter, ReviewQueries
 from .train import TrainQueries
 
 __all__ = [
-    "EXPORT_IMAGE_COLUMNS", "STATUSES", "EditError", "GridItem", "JobRow", "ProjectError", "ProjectLocked",
+    "EXPORT_IMAGE_COLUMNS", "EXPORT_SUGGESTION_COLUMNS", "STATUSES", "EditError", "GridItem", "JobRow", "ProjectError", "ProjectLocked",
     "QueryProgress", "ReviewFilter", "Store", "UndoResult", "init_project", "open_store",
 ]
 
 
 class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries, TrainQueries,
-            GatherQueries, FaceQueries):
+            GatherQueries, FaceQueries, CleaningQueries):
     def close(self) -> None:
         with _OPEN_LOCK:
             if _OPEN.get(self.project.root) is self:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..flags import FLAG_KINDS
 from .db import next_id, utcnow
 
-EDIT_ACTIONS = ("label", "flag", "unflag")
+EDIT_ACTIONS = ("label", "flag", "unflag", "suggestion", "tag")
 
 
 class EditError(ValueError):
@@ -71,34 +71,14 @@ class EditQueries:
         """Label (or relabel) images; returns how many changed. A new label is created on the way."""
         label, actor = clean_name(label, "label"), clean_name(actor, "annotator name")
         with self.transaction() as cur:
-            now = utcnow()
-            cur.execute("INSERT OR IGNORE INTO labels VALUES (?, ?)", [label, now])
-            rows = cur.execute(
-                "SELECT id, label FROM images WHERE id IN (SELECT unnest(?)) AND label IS DISTINCT FROM ? ORDER BY id",
-                [ids_param(image_ids), label],
-            ).fetchall()
-            events = Events(cur, actor, now)
-            for image_id, old in rows:
-                cur.execute("UPDATE images SET label = ? WHERE id = ?", [label, image_id])
-                events.add("label", image_id, {"label": old}, {"label": label})
-        return len(rows)
+            return label_images(cur, Events(cur, actor, utcnow()), image_ids, label)
 
     def add_flag(self, image_ids: list[int], kind: str, note: str, actor: str) -> int:
         if kind not in FLAG_KINDS:
             raise EditError(f"Unknown flag kind '{kind}'; choose one of {', '.join(FLAG_KINDS)}.")
         actor = clean_name(actor, "annotator name")
-        note = (note or "").strip()
         with self.transaction() as cur:
-            now = utcnow()
-            ids = [r[0] for r in cur.execute(
-                "SELECT id FROM images WHERE id IN (SELECT unnest(?)) ORDER BY id", [ids_param(image_ids)]).fetchall()]
-            flag_id = next_id(cur, "flags")
-            events = Events(cur, actor, now)
-            for image_id in ids:
-                cur.execute("INSERT INTO flags VALUES (?, ?, ?, ?, true, ?, ?)", [flag_id, image_id, kind, note, actor, now])
-                events.add("flag", image_id, {}, {"flag_id": flag_id, "kind": kind, "note": note})
-                flag_id += 1
-        return len(ids)
+            return flag_images(cur, Events(cur, actor, utcnow()), image_ids, kind, (note or "").strip())
 
     def clear_flags(self, image_ids: list[int], kind: str | None, actor: str) -> int:
         """Clear the active flags (of one kind, or all) on images; the flags stay, marked inactive."""
@@ -130,6 +110,32 @@ class EditQueries:
         return UndoResult(rows[0][1], reverted, len(rows) - reverted)
 
 
+def label_images(cur, events: Events, image_ids, label: str) -> int:
+    """Set `label` on the images that do not have it, an event each; how many changed."""
+    cur.execute("INSERT OR IGNORE INTO labels VALUES (?, ?)", [label, events.now])
+    rows = cur.execute(
+        "SELECT id, label FROM images WHERE id IN (SELECT unnest(?)) AND label IS DISTINCT FROM ? ORDER BY id",
+        [ids_param(image_ids), label],
+    ).fetchall()
+    for image_id, old in rows:
+        cur.execute("UPDATE images SET label = ? WHERE id = ?", [label, image_id])
+        events.add("label", image_id, {"label": old}, {"label": label})
+    return len(rows)
+
+
+def flag_images(cur, events: Events, image_ids, kind: str, note: str) -> int:
+    """Raise a `kind` flag on each of the images, an event each; how many were flagged."""
+    ids = [r[0] for r in cur.execute(
+        "SELECT id FROM images WHERE id IN (SELECT unnest(?)) ORDER BY id", [ids_param(image_ids)]).fetchall()]
+    flag_id = next_id(cur, "flags")
+    for image_id in ids:
+        cur.execute("INSERT INTO flags VALUES (?, ?, ?, ?, true, ?, ?)", [flag_id, image_id, kind, note, events.actor,
+                                                                           events.now])
+        events.add("flag", image_id, {}, {"flag_id": flag_id, "kind": kind, "note": note})
+        flag_id += 1
+    return len(ids)
+
+
 def last_undoable_batch(cur, actor: str) -> str | None:
     row = cur.execute(
         "SELECT e.batch FROM events e WHERE e.actor = ? AND e.action IN (SELECT unnest(?)) "
@@ -146,17 +152,23 @@ def revert(cur, events: Events, event_id: int, action: str, image_id: int, befor
     batch counts as undone and the actor's next undo goes on to their batch before it.
     """
     before, after = json.loads(before), json.loads(after)
-    if action == "label":
-        current = cur.execute("SELECT label FROM images WHERE id = ?", [image_id]).fetchall()[0][0]
-        if current != after["label"]:
-            events.add("undo_skipped", image_id, {"label": current}, {"label": current}, undoes=event_id)
-            return False
-        cur.execute("UPDATE images SET label = ? WHERE id = ?", [before["label"], image_id])
-        events.add("undo", image_id, {"label": current}, {"label": before["label"]}, undoes=event_id)
-        return True
+    return REVERTERS[action](cur, events, event_id, image_id, before, after)
+
+
+def revert_label(cur, events: Events, event_id: int, image_id: int, before: dict, after: dict) -> bool:
+    current = cur.execute("SELECT label FROM images WHERE id = ?", [image_id]).fetchall()[0][0]
+    if current != after["label"]:
+        events.add("undo_skipped", image_id, {"label": current}, {"label": current}, undoes=event_id)
+        return False
+    cur.execute("UPDATE images SET label = ? WHERE id = ?", [before["label"], image_id])
+    events.add("undo", image_id, {"label": current}, {"label": before["label"]}, undoes=event_id)
+    return True
+
+
+def revert_flag(cur, events: Events, event_id: int, image_id: int, before: dict, after: dict) -> bool:
     flag_id = after["flag_id"]
     active = cur.execute("SELECT active FROM flags WHERE id = ?", [flag_id]).fetchall()[0][0]
-    wanted_now, restore = (True, False) if action == "flag" else (False, True)
+    wanted_now, restore = (True, False) if "kind" in after else (False, True)
     state = {"flag_id": flag_id, "active": active}
     if active != wanted_now:
         events.add("undo_skipped", image_id, state, state, undoes=event_id)
@@ -164,3 +176,32 @@ def revert(cur, events: Events, event_id: int, action: str, image_id: int, befor
     cur.execute("UPDATE flags SET active = ? WHERE id = ?", [restore, flag_id])
     events.add("undo", image_id, state, {"flag_id": flag_id, "active": restore}, undoes=event_id)
     return True
+
+
+def revert_suggestion(cur, events: Events, event_id: int, image_id: int, before: dict, after: dict) -> bool:
+    suggestion_id = after["suggestion_id"]
+    status = cur.execute("SELECT status FROM suggestions WHERE id = ?", [suggestion_id]).fetchall()[0][0]
+    state = {"suggestion_id": suggestion_id, "status": status}
+    if status != after["status"]:
+        events.add("undo_skipped", image_id, state, state, undoes=event_id)
+        return False
+    cur.execute("UPDATE suggestions SET status = ?, decided_by = NULL, decided_at = NULL WHERE id = ?",
+                [before["status"], suggestion_id])
+    events.add("undo", image_id, state, {"suggestion_id": suggestion_id, "status": before["status"]}, undoes=event_id)
+    return True
+
+
+def revert_tag(cur, events: Events, event_id: int, image_id: int, before: dict, after: dict) -> bool:
+    row = cur.execute("SELECT value FROM image_attributes WHERE image_id = ? AND name = ?",
+                      [image_id, after["name"]]).fetchall()
+    current = {"name": after["name"], "value": row[0][0] if row else None}
+    if current["value"] != after["value"]:
+        events.add("undo_skipped", image_id, current, current, undoes=event_id)
+        return False
+    cur.execute("INSERT OR REPLACE INTO image_attributes VALUES (?, ?, ?)", [image_id, after["name"], before["value"]])
+    events.add("undo", image_id, current, before, undoes=event_id)
+    return True
+
+
+REVERTERS = {"label": revert_label, "flag": revert_flag, "unflag": revert_flag, "suggestion": revert_suggestion,
+             "tag": revert_tag}

@@ -29,7 +29,7 @@ class ReportQueries:
             "faces": self.face_count(),
             "embeddings": self.embedding_counts(),
             "downloads": self.download_counts(),
-            "suggestions": {"remove": 0, "relabel": 0, "merge": 0},
+            "suggestions": self.open_suggestion_counts(),
             "runs": [{key: run[key] for key in ("id", "arch", "dataset_version", "status", "metrics")}
                      for run in self.runs()],
             "events": q("SELECT count(*) FROM events")[0][0],

@@ -214,6 +214,50 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "cleaning and attributes",
+        """
+        CREATE TABLE clean_runs (
+            id BIGINT PRIMARY KEY,
+            job_id BIGINT,
+            model VARCHAR NOT NULL,
+            subject VARCHAR NOT NULL,
+            labels VARCHAR[],
+            same_person DOUBLE NOT NULL,
+            same_person_source VARCHAR NOT NULL,
+            summary JSON,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE suggestions (
+            id BIGINT PRIMARY KEY,
+            run_id BIGINT NOT NULL,
+            image_id BIGINT,
+            face_id BIGINT,
+            label VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            target_label VARCHAR,
+            score DOUBLE NOT NULL,
+            match DOUBLE,
+            status VARCHAR NOT NULL,
+            decided_by VARCHAR,
+            decided_at TIMESTAMP
+        );
+        CREATE INDEX suggestions_run ON suggestions (run_id);
+        CREATE INDEX suggestions_label ON suggestions (label);
+        CREATE TABLE attributes (
+            name VARCHAR PRIMARY KEY,
+            allowed VARCHAR[] NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE image_attributes (
+            image_id BIGINT NOT NULL,
+            name VARCHAR NOT NULL,
+            value VARCHAR,
+            PRIMARY KEY (image_id, name)
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,173 @@
+"""Clusters page parts: run a cleaning, pick an identity, and decide its suggestions.
+
+The identity's faces are split as the cleaning saw them: the next open suggestion on its own
+(Y accepts, N rejects), the rest of the open ones as a grid with a button each and all at once,
+then the core (weakest matches first: the ones worth a look), what was decided, and bystanders.
+Every decision goes through the store as one undoable batch (Ctrl+Z).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ..clean.run import clean_job  # noqa: F401  (registers the "clean" job kind)
+from ..embed import EMBEDDERS
+from ..jobs import JobError, start_job
+from ..store import Store
+from .review import flash, show_flash, undo
+from .jobs import job_status
+from .text import md_text
+
+IDENTITY_KEY = "clusters-identity"
+GRID_COLUMNS = 6
+CORE_SHOWN = 60
+
+
+def clean_section(store: Store, who: str) -> str | None:
+    """The model to judge by and the Clean button; the chosen model, or None when nothing is embedded."""
+    models = [name for name in store.embedding_counts() if name in EMBEDDERS]
+    if not models:
+        st.info("No embeddings yet: detect faces and compute embeddings on the Faces page first "
+                "(dlib-resnet34 works offline; hog for images without faces).")
+        return None
+    model_col, label_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+    model = model_col.selectbox("Judge by", models, key="clean-model",
+                                format_func=lambda m: f"{m} ({EMBEDDERS[m].subject} vectors)")
+    label = label_col.selectbox("Identities", [None, *store.label_names()], key="clean-label",
+                                format_func=lambda v: "every label" if v is None else v)
+    if button_col.button("Clean", key="clean-run", type="primary", icon=":material/cleaning_services:"):
+        try:
+            start_job(store, "clean", {"model": model, "label": label, "actor": who}, who)
+        except JobError as exc:
+            st.error(str(exc))
+    job_status(store, "clean", unit="steps")
+    return model
+
+
+def choose_identity(store: Store) -> str | None:
+    overview = store.identity_overview()
+    cleaned = overview[overview["run_id"].notna()]
+    if cleaned.empty:
+        st.info("No identity has been cleaned yet: press Clean above.")
+        return None
+    st.dataframe(overview.drop(columns=["run_id"]), hide_index=True, key="identity-table",
+                 column_config={"label": "identity", "kept": "faces kept", "remove": "to remove",
+                                "relabel": "to relabel", "merge": "merges"})
+    labels = list(cleaned["label"])
+    todo = cleaned.set_index("label")[["remove", "relabel", "merge"]].sum(axis=1)
+    if st.session_state.get(IDENTITY_KEY) not in labels:
+        st.session_state[IDENTITY_KEY] = todo.idxmax() if todo.max() > 0 else labels[0]
+    return st.selectbox("Identity", labels, key=IDENTITY_KEY,
+                        format_func=lambda name: f"{name} ({int(todo[name])} open)")
+
+
+def picture(store: Store, row) -> str:
+    """The face's aligned chip, or the image's thumbnail for a whole-image model."""
+    if isinstance(row.chip, str) and row.chip:
+        return str(store.project.root / row.chip)
+    return str(store.project.thumb_path(row.sha256))
+
+
+def verdict_text(row) -> str:
+    if row.action == "relabel":
+        return f"relabel → {row.target_label} · {row.score:.2f}"
+    if row.action == "remove":
+        return f"not {row.label} · {row.score:.2f}"
+    return f"match {row.score:.2f}"
+
+
+def decide(store: Store, ids: list[int], accept: bool, who: str) -> None:
+    done, skipped = store.decide_suggestions(ids, accept, who)
+    verb = "Accepted" if accept else "Rejected"
+    text = f"{verb} {done} suggestion{'s' * (done != 1)}."
+    if skipped:
+        text += f" {skipped} left open: their image was relabelled since the cleaning."
+    flash(text, "success" if done else "warning")
+
+
+def next_up(store: Store, row, who: str) -> None:
+    """The first open suggestion, large, with the keyboard's Y and N."""
+    with st.container(border=True):
+        st.markdown("**Next suggestion** · Y accepts, N rejects, Ctrl+Z undoes")
+        left, right = st.columns([1, 3], vertical_alignment="center")
+        left.image(picture(store, row), width=160)
+        with right:
+            st.markdown(f"### {md_text(verdict_text(row))}")
+            st.caption(f"Image #{row.image_id}, labelled {md_text(row.image_label or 'nothing')}; "
+                       f"suggestion #{row.id} of cleaning run #{row.run_id}")
+            accept, reject, back = st.columns(3)
+            accept.button("Accept", key="accept-next", shortcut="Y", type="primary", icon=":material/check:",
+                          on_click=decide, args=(store, [int(row.id)], True, who))
+            reject.button("Reject", key="reject-next", shortcut="N", icon=":material/close:",
+                          on_click=decide, args=(store, [int(row.id)], False, who))
+            back.button("Undo", key="undo-clusters", shortcut="Ctrl+Z", icon=":material/undo:",
+                        on_click=undo, args=(store, who))
+
+
+def open_grid(store: Store, rows: pd.DataFrame, who: str) -> None:
+    ids = [int(i) for i in rows["id"]]
+    head, accept_all, reject_all = st.columns([3, 1, 1], vertical_alignment="bottom")
+    head.subheader(f"Suggested for removal or relabelling ({len(rows)})")
+    accept_all.button(f"Accept all {len(ids)}", key="accept-all", on_click=decide, args=(store, ids, True, who))
+    reject_all.button(f"Reject all {len(ids)}", key="reject-all", on_click=decide, args=(store, ids, False, who))
+    records = list(rows.itertuples())
+    for start in range(0, len(records), GRID_COLUMNS):
+        for column, row in zip(st.columns(GRID_COLUMNS), records[start:start + GRID_COLUMNS]):
+            with column.container(border=True):
+                st.image(picture(store, row), width="stretch")
+                st.caption(md_text(verdict_text(row)))
+                yes, no = st.columns(2)
+                yes.button("", key=f"accept-{row.id}", icon=":material/check:", help="Accept",
+                           on_click=decide, args=(store, [int(row.id)], True, who))
+                no.button("", key=f"reject-{row.id}", icon=":material/close:", help="Reject",
+                          on_click=decide, args=(store, [int(row.id)], False, who))
+
+
+def gallery(store: Store, rows: pd.DataFrame, limit: int | None = None) -> None:
+    shown = rows if limit is None else rows.head(limit)
+    st.image([picture(store, row) for row in shown.itertuples()], width=96,
+             caption=[verdict_text(row) if row.status != "kept" else f"{row.score:.2f}" for row in shown.itertuples()])
+    if limit is not None and len(rows) > limit:
+        st.caption(f"The {limit} weakest of {len(rows)} are shown.")
+
+
+def merges(store: Store, rows: pd.DataFrame, who: str) -> None:
+    for row in rows.itertuples():
+        with st.container(border=True):
+            text, yes, no = st.columns([4, 1, 1], vertical_alignment="center")
+            text.markdown(f"**{md_text(row.label)}** and **{md_text(row.target_label)}** look like one person "
+                          f"(score {row.score:.2f}): accepting relabels every image of {md_text(row.label)}.")
+            yes.button("Merge", key=f"accept-{row.id}", on_click=decide, args=(store, [int(row.id)], True, who))
+            no.button("Keep apart", key=f"reject-{row.id}", on_click=decide, args=(store, [int(row.id)], False, who))
+
+
+def identity_section(store: Store, label: str, who: str) -> None:
+    rows = store.identity_suggestions(label)
+    show_flash()
+    merge_rows = rows[rows["action"] == "merge"]
+    open_rows = rows[(rows["status"] == "open") & (rows["action"] != "merge")]
+    if len(merge_rows[merge_rows["status"] == "open"]):
+        merges(store, merge_rows[merge_rows["status"] == "open"], who)
+    if open_rows.empty:
+        st.success(f"Nothing left to decide for {md_text(label)}.")
+        st.button("Undo my last decision", key="undo-clusters", shortcut="Ctrl+Z", icon=":material/undo:",
+                  on_click=undo, args=(store, who))
+    else:
+        next_up(store, next(open_rows.itertuples()), who)
+        open_grid(store, open_rows, who)
+    core = rows[rows["status"] == "kept"].sort_values("score")
+    st.subheader(f"The person: {len(core)} faces kept")
+    if len(core):
+        gallery(store, core, CORE_SHOWN)
+    decided = rows[rows["status"].isin(["accepted", "rejected"])]
+    with st.expander(f"Decided ({len(decided)})"):
+        for status in ("accepted", "rejected"):
+            part = decided[decided["status"] == status]
+            if len(part):
+                st.markdown(f"**{status.capitalize()}** ({len(part)})")
+                gallery(store, part)
+    bystanders = rows[rows["status"] == "bystander"]
+    with st.expander(f"Other people in the person's photos ({len(bystanders)}): nothing to do"):
+        if len(bystanders):
+            gallery(store, bystanders)
