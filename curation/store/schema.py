@@ -258,6 +258,33 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "accounts",
+        """
+        CREATE TABLE users (
+            name VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL,
+            password_hash VARCHAR NOT NULL,
+            active BOOLEAN NOT NULL,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE sessions (
+            token_digest VARCHAR PRIMARY KEY,
+            user_name VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            expires_at TIMESTAMP NOT NULL,
+            revoked BOOLEAN NOT NULL
+        );
+        CREATE TABLE sign_ins (
+            id BIGINT PRIMARY KEY,
+            user_name VARCHAR NOT NULL,
+            ok BOOLEAN NOT NULL,
+            reason VARCHAR,
+            happened_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

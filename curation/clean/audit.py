@@ -1,0 +1,356 @@
+"""Bias-audit figures: who is in the dataset, and how well the model does for each subgroup.
+
+The figures are the ones disaggregated audits made standard (Buolamwini & Gebru, "Gender Shades",
+2018; Raji & Buolamwini, "Actionable Auditing", 2019): representation per subgroup, accuracy per
+subgroup and per intersection of subgroups, each with a confidence interval, and the gap between the
+best and the worst served subgroup.
+
+Input is one DataFrame with a row per image: `image_id`, `label` (the truth), `predicted` (None
+where the image was not in the evaluated split of the chosen run), the sources `provider`,
+`domain` and `query`, and one column per audited attribute (`gender`, `skin_type`, ...) whose
+values are tags or None. An untagged image counts in the subgroup "(untagged)", so the share of the
+dataset nobody has tagged stays visible; an attribute with no column at all is untagged throughout.
+Images without a label are left out of every table.
+
+Intervals are Wilson score intervals from scipy, never a hand-written formula; a proportion of
+nothing (n = 0) is NaN.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from scipy.stats import binomtest
+
+UNTAGGED = "(untagged)"
+UNKNOWN_SOURCE = "(unknown)"
+ATTRIBUTE_JOIN = " × "
+SUBGROUP_JOIN = " · "
+SOURCE_COLUMNS = ("provider", "domain", "query")
+CONFIDENCE = 0.95
+MIN_SUBGROUP_SIZE = 10
+
+REPRESENTATION_COLUMNS = ["attributes", "subgroup", "label", "n", "share_of_label"]
+METRICS_COLUMNS = [
+    "attributes", "subgroup", "tagged", "images", "n", "correct", "accuracy", "accuracy_low", "accuracy_high",
+]
+RATES_COLUMNS = [
+    "attributes", "subgroup", "label",
+    "positives", "false_negatives", "fnr", "fnr_low", "fnr_high",
+    "negatives", "false_positives", "fpr", "fpr_low", "fpr_high",
+]
+DISPARITY_COLUMNS = [
+    "attributes", "best", "best_accuracy", "best_n", "worst", "worst_accuracy", "worst_n",
+    "gap", "flagged", "intervals_overlap",
+]
+SKEW_COLUMNS = ["by", "value", "label", "n", "share_of_label"]
+
+
+@lru_cache(maxsize=4096)
+def wilson_interval(k: int, n: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of k successes in n trials; (NaN, NaN) when n is 0.
+
+    Cached because an audit asks for the same small (k, n) pairs many times over.
+    """
+    if n == 0:
+        return float("nan"), float("nan")
+    interval = binomtest(int(k), int(n)).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def proportion(k: int, n: int) -> tuple[float, float, float]:
+    """k / n with its Wilson interval: (estimate, low, high), all NaN when n is 0."""
+    low, high = wilson_interval(k, n)
+    return (k / n if n else float("nan")), low, high
+
+
+def attribute_sets(attributes: Sequence[str], intersections: bool = True) -> list[tuple[str, ...]]:
+    """Each attribute alone, then (with intersections) every combination of two or more of them."""
+    sizes = range(1, len(attributes) + 1) if intersections else [1]
+    return [combo for size in sizes for combo in itertools.combinations(attributes, size)]
+
+
+def representation(frame: pd.DataFrame, attributes: Sequence[str], intersections: bool = True) -> pd.DataFrame:
+    """Images per label and subgroup, and the subgroup's share of that label's images.
+
+    Every subgroup seen anywhere is listed for every label, with n = 0 where the label has none of
+    it: a missing subgroup is the finding, so it gets a row.
+    """
+    labelled = _labelled(frame)
+    parts = [] if labelled.empty else [_representation_of(labelled, c) for c in attribute_sets(attributes, intersections)]
+    return _concat(parts, REPRESENTATION_COLUMNS)
+
+
+def subgroup_metrics(frame: pd.DataFrame, attributes: Sequence[str], intersections: bool = True) -> pd.DataFrame:
+    """Accuracy per subgroup, with its Wilson interval.
+
+    `images` counts the subgroup's labelled images, `n` those that were evaluated (have a
+    prediction), `correct` those predicted as their label; `tagged` is False for a subgroup with an
+    "(untagged)" part. Per-subgroup error rates pooled over labels add nothing here: in
+    single-label classification the pooled false negative rate is exactly 1 - accuracy, so the
+    per-label false negative and false positive rates are in `per_label_rates`.
+    """
+    labelled = _labelled(frame)
+    parts = [] if labelled.empty else [_metrics_of(labelled, c) for c in attribute_sets(attributes, intersections)]
+    return _concat(parts, METRICS_COLUMNS)
+
+
+def per_label_rates(frame: pd.DataFrame, attributes: Sequence[str], intersections: bool = True) -> pd.DataFrame:
+    """One-vs-rest error rates per (subgroup g, label c), over the evaluated images of g:
+
+    FNR = P(predicted != c | truth = c, g) = false_negatives / positives
+    FPR = P(predicted = c | truth != c, g) = false_positives / negatives
+
+    each with its Wilson interval (NaN where the denominator is 0). Labels are those any labelled
+    image has; every subgroup seen is listed, evaluated or not.
+    """
+    labelled = _labelled(frame)
+    parts = [] if labelled.empty else [_rates_of(labelled, c) for c in attribute_sets(attributes, intersections)]
+    return _concat(parts, RATES_COLUMNS)
+
+
+def disparities(metrics: pd.DataFrame, threshold: float = 0.05, min_n: int = MIN_SUBGROUP_SIZE) -> pd.DataFrame:
+    """Per attribute set, the best and the worst served subgroup by accuracy, and the gap between them.
+
+    Only tagged subgroups with at least `min_n` evaluated images compete; an attribute set with
+    fewer than two such subgroups has no row. `flagged` is gap > threshold; `intervals_overlap`
+    says whether the two Wilson intervals overlap (if they do, the gap may be chance).
+    """
+    eligible = metrics[metrics["tagged"] & (metrics["n"] >= min_n) & metrics["accuracy"].notna()]
+    rows = [
+        _gap_of(name, group, threshold)
+        for name, group in eligible.groupby("attributes", sort=False)
+        if len(group) >= 2
+    ]
+    return pd.DataFrame(rows, columns=DISPARITY_COLUMNS)
+
+
+def source_skew(frame: pd.DataFrame) -> pd.DataFrame:
+    """Share of each label's images by provider, by domain and by query (a missing source is "(unknown)")."""
+    labelled = _labelled(frame)
+    parts = [] if labelled.empty else [_skew_by(labelled, by) for by in SOURCE_COLUMNS if by in labelled]
+    return _concat(parts, SKEW_COLUMNS)
+
+
+def audit_figures(representation: pd.DataFrame, metrics: pd.DataFrame) -> dict[str, go.Figure]:
+    """The two headline charts: who is in the dataset, and how accurate the model is for each of them."""
+    return {
+        "Representation by subgroup": representation_figure(representation),
+        "Accuracy by subgroup": accuracy_figure(metrics),
+    }
+
+
+def representation_figure(representation: pd.DataFrame) -> go.Figure:
+    """Horizontal bars: each subgroup's share of all labelled images, within its attribute set."""
+    counts = representation.groupby(["attributes", "subgroup"], as_index=False, sort=False)["n"].sum()
+    totals = counts.groupby("attributes")["n"].transform("sum")
+    counts["share"] = (counts["n"] / totals).where(totals > 0)
+    counts["group"] = _group_names(counts)
+    figure = px.bar(
+        counts, x="share", y="group", orientation="h", text="n", hover_data=["n"],
+        labels={"share": "Share of images", "group": ""}, title="Representation by subgroup",
+    )
+    figure.update_layout(height=_chart_height(len(counts)), xaxis_tickformat=".0%")
+    figure.update_yaxes(autorange="reversed")
+    return figure
+
+
+def accuracy_figure(metrics: pd.DataFrame) -> go.Figure:
+    """Dot and whisker: accuracy per evaluated subgroup with its 95% Wilson interval."""
+    evaluated = metrics[metrics["n"] > 0].copy()
+    evaluated["group"] = _group_names(evaluated)
+    figure = px.scatter(
+        evaluated, x="accuracy", y="group", hover_data=["n", "correct"],
+        error_x=evaluated["accuracy_high"] - evaluated["accuracy"],
+        error_x_minus=evaluated["accuracy"] - evaluated["accuracy_low"],
+        labels={"accuracy": "Accuracy (95% Wilson interval)", "group": ""}, title="Accuracy by subgroup",
+    )
+    figure.update_layout(height=_chart_height(len(evaluated)), xaxis_range=[0, 1], xaxis_tickformat=".0%")
+    figure.update_yaxes(autorange="reversed")
+    return figure
+
+
+def audit_html(
+    tables: dict[str, pd.DataFrame],
+    figures: dict[str, go.Figure],
+    title: str,
+    *,
+    generated_at: datetime | None = None,
+) -> str:
+    """A self-contained HTML report: opens offline, with plotly.js embedded once and every cell escaped."""
+    stamp = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    sections = [_figure_section(name, fig, first=i == 0) for i, (name, fig) in enumerate(figures.items())]
+    sections += [_table_section(name, table) for name, table in tables.items()]
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        f"<h1>{html.escape(title)}</h1>\n<p class=\"generated\">Generated at {html.escape(stamp)}</p>\n"
+        + "\n".join(sections)
+        + "\n</body>\n</html>\n"
+    )
+
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
+    "table{border-collapse:collapse;margin-bottom:2rem}"
+    "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}"
+    ".generated{color:#666}"
+)
+
+
+def _figure_section(name: str, figure: go.Figure, first: bool) -> str:
+    body = figure.to_html(full_html=False, include_plotlyjs=first)
+    return f"<section>\n<h2>{html.escape(name)}</h2>\n{body}\n</section>"
+
+
+def _table_section(name: str, table: pd.DataFrame) -> str:
+    body = table.to_html(escape=True, index=False, na_rep="—", float_format="{:.3f}".format)
+    return f"<section>\n<h2>{html.escape(name)}</h2>\n{body}\n</section>"
+
+
+def _chart_height(rows: int) -> int:
+    return max(300, 120 + 24 * rows)
+
+
+def _group_names(table: pd.DataFrame) -> pd.Series:
+    return table["attributes"] + ": " + table["subgroup"]
+
+
+def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """The labelled images, with `label` as strings and `predicted` as strings or None (always present)."""
+    if "label" not in frame:
+        return pd.DataFrame(columns=["label", "predicted"])
+    labelled = frame[frame["label"].notna()]
+    predicted = labelled["predicted"] if "predicted" in labelled else pd.Series(None, index=labelled.index)
+    return labelled.assign(label=labelled["label"].astype(str), predicted=predicted.map(_text_or_none))
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if pd.isna(value) else str(value)
+
+
+def _tags(frame: pd.DataFrame, attribute: str) -> pd.Series:
+    """The attribute's tags as strings, with None, NaN and blank as UNTAGGED."""
+    if attribute not in frame:
+        return pd.Series(UNTAGGED, index=frame.index, dtype=object)
+    column = frame[attribute]
+    text = column.astype(object).where(column.notna(), "").astype(str).str.strip()
+    return text.where(text != "", UNTAGGED)
+
+
+def _subgroups(frame: pd.DataFrame, combo: tuple[str, ...]) -> pd.Series:
+    parts = [_tags(frame, attribute) for attribute in combo]
+    return pd.Series(
+        [SUBGROUP_JOIN.join(values) for values in zip(*parts, strict=True)], index=frame.index, dtype=object
+    )
+
+
+def _is_tagged(subgroups: pd.Series) -> pd.Series:
+    return subgroups.map(lambda name: UNTAGGED not in name.split(SUBGROUP_JOIN))
+
+
+def _evaluated(frame: pd.DataFrame) -> pd.Series:
+    return frame["predicted"].notna()
+
+
+def _representation_of(frame: pd.DataFrame, combo: tuple[str, ...]) -> pd.DataFrame:
+    counts = pd.crosstab(_subgroups(frame, combo), frame["label"], rownames=["subgroup"], colnames=["label"])
+    table = counts.stack().rename("n").reset_index()
+    label_totals = table.groupby("label")["n"].transform("sum")
+    table["share_of_label"] = table["n"] / label_totals
+    table.insert(0, "attributes", ATTRIBUTE_JOIN.join(combo))
+    return table.sort_values(["label", "subgroup"], ignore_index=True)
+
+
+def _metrics_of(frame: pd.DataFrame, combo: tuple[str, ...]) -> pd.DataFrame:
+    evaluated = _evaluated(frame)
+    correct = evaluated & (frame["label"] == frame["predicted"])
+    table = (
+        pd.DataFrame({"subgroup": _subgroups(frame, combo), "images": 1, "n": evaluated, "correct": correct})
+        .groupby("subgroup", as_index=False)
+        .sum()
+    )
+    table[["n", "correct"]] = table[["n", "correct"]].astype(int)
+    table[["accuracy", "accuracy_low", "accuracy_high"]] = _proportions(table["correct"], table["n"])
+    table.insert(0, "attributes", ATTRIBUTE_JOIN.join(combo))
+    table.insert(2, "tagged", _is_tagged(table["subgroup"]))
+    return table
+
+
+def _rates_of(frame: pd.DataFrame, combo: tuple[str, ...]) -> pd.DataFrame:
+    subgroups = _subgroups(frame, combo)
+    every_subgroup = sorted(subgroups.unique())
+    evaluated = frame[_evaluated(frame)].assign(subgroup=subgroups)
+    parts = [_rate_counts(evaluated, label, every_subgroup) for label in sorted(frame["label"].unique())]
+    table = pd.concat(parts, ignore_index=True)
+    table[["fnr", "fnr_low", "fnr_high"]] = _proportions(table["false_negatives"], table["positives"])
+    table[["fpr", "fpr_low", "fpr_high"]] = _proportions(table["false_positives"], table["negatives"])
+    table.insert(0, "attributes", ATTRIBUTE_JOIN.join(combo))
+    return table[RATES_COLUMNS].sort_values(["subgroup", "label"], ignore_index=True)
+
+
+def _rate_counts(evaluated: pd.DataFrame, label: str, every_subgroup: list[str]) -> pd.DataFrame:
+    """Per subgroup, one-vs-rest counts for `label`: positives, false negatives, negatives, false positives."""
+    is_label, predicted_label = evaluated["label"] == label, evaluated["predicted"] == label
+    counts = (
+        pd.DataFrame({
+            "subgroup": evaluated["subgroup"],
+            "positives": is_label,
+            "false_negatives": is_label & ~predicted_label,
+            "negatives": ~is_label,
+            "false_positives": ~is_label & predicted_label,
+        })
+        .groupby("subgroup")
+        .sum()
+        .reindex(every_subgroup, fill_value=0)
+        .astype(int)
+        .rename_axis("subgroup")
+        .reset_index()
+    )
+    counts.insert(1, "label", label)
+    return counts
+
+
+def _proportions(successes: pd.Series, trials: pd.Series) -> list[tuple[float, float, float]]:
+    return [proportion(int(k), int(n)) for k, n in zip(successes, trials, strict=True)]
+
+
+def _gap_of(attributes: str, group: pd.DataFrame, threshold: float) -> dict:
+    ranked = group.sort_values(["accuracy", "n"], ascending=False)
+    best, worst = ranked.iloc[0], ranked.iloc[-1]
+    # Accuracies are ratios; rounding keeps 0.90 - 0.85 from reading as a hair over 0.05.
+    gap = round(float(best["accuracy"] - worst["accuracy"]), 12)
+    return {
+        "attributes": attributes,
+        "best": best["subgroup"], "best_accuracy": best["accuracy"], "best_n": int(best["n"]),
+        "worst": worst["subgroup"], "worst_accuracy": worst["accuracy"], "worst_n": int(worst["n"]),
+        "gap": gap,
+        "flagged": gap > threshold,
+        "intervals_overlap": bool(best["accuracy_low"] <= worst["accuracy_high"]),
+    }
+
+
+def _skew_by(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    values = frame[by].astype(object).where(frame[by].notna(), UNKNOWN_SOURCE).astype(str)
+    table = (
+        pd.DataFrame({"value": values, "label": frame["label"]})
+        .groupby(["value", "label"], as_index=False)
+        .size()
+        .rename(columns={"size": "n"})
+    )
+    table["share_of_label"] = table["n"] / table.groupby("label")["n"].transform("sum")
+    table.insert(0, "by", by)
+    return table.sort_values(["label", "n", "value"], ascending=[True, False, True], ignore_index=True)
+
+
+def _concat(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
