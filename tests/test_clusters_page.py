@@ -1,0 +1,93 @@
+"""The Clusters page under AppTest: clean from the page, decide the next suggestion, all at once, undo."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from curation.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+PERSON = "George_W_Bush"
+ESCAPED = PERSON.replace("_", "\\_")  # as Markdown shows it
+
+
+@pytest.fixture
+def noisy_root(lfw_project, tmp_path, monkeypatch):
+    """lfw10 with four photos of Colin Powell relabelled as George W Bush; the app's project."""
+    root = tmp_path / "project"
+    shutil.copytree(lfw_project[0], root)
+    store = open_store(root)
+    powell = [i for i, in store.query("SELECT id FROM images WHERE label = 'Colin_Powell' ORDER BY id LIMIT 4")]
+    store.set_label(powell, PERSON, "injector")
+    store.close()
+    monkeypatch.setenv("CURATION_PROJECT", str(root))
+    yield root, powell
+    from curation.ui.context import cached_store
+
+    cached_store(str(root)).close()
+    cached_store.clear()
+
+
+def page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app_pages/clusters.py"), default_timeout=60)
+    at.query_params["who"] = "ada"
+    return at.run()
+
+
+def store_of(root: Path):
+    from curation.ui.context import cached_store
+
+    return cached_store(str(root))
+
+
+def wait_for_clean(root: Path) -> None:
+    store = store_of(root)
+    deadline = time.monotonic() + 120
+    while store.jobs("clean")[0].active and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert store.jobs("clean")[0].status == "done", store.jobs("clean")[0].error
+
+
+def label_of(root: Path, image_id: int) -> str:
+    return store_of(root).query("SELECT label FROM images WHERE id = ?", [image_id])[0][0]
+
+
+def test_clean_then_accept_the_next_suggestion_then_undo(noisy_root):
+    root, powell = noisy_root
+    at = page()
+    assert not at.exception
+    assert any("No identity has been cleaned yet" in i.value for i in at.info)
+    at.button(key="clean-run").click().run()
+    wait_for_clean(root)
+    at.run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="clusters-identity").value == PERSON
+    assert "relabel → Colin\\_Powell" in at.markdown[[m.value.startswith("### ") for m in at.markdown].index(True)].value
+    at.button(key="accept-next").click().run()
+    assert sum(label_of(root, i) == "Colin_Powell" for i in powell) == 1
+    assert any("Accepted 1 suggestion" in s.value for s in at.success)
+    at.button(key="undo-clusters").click().run()
+    assert all(label_of(root, i) == PERSON for i in powell)
+
+
+def test_accept_all_sends_every_impostor_home(noisy_root):
+    root, powell = noisy_root
+    at = page()
+    at.button(key="clean-run").click().run()
+    wait_for_clean(root)
+    at.run()
+    at.button(key="accept-all").click().run()
+    assert [label_of(root, i) for i in powell] == ["Colin_Powell"] * 4
+    assert any(f"Nothing left to decide for {ESCAPED}" in s.value for s in at.success)
+
+
+def test_without_embeddings_the_page_says_where_to_go(project, monkeypatch):
+    monkeypatch.setenv("CURATION_PROJECT", str(project.project.root))
+    at = page()
+    assert not at.exception
+    assert any("Faces page" in i.value for i in at.info)
