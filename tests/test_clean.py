@@ -58,7 +58,7 @@ def test_accepting_is_an_edit_and_undo_reverses_it(noisy):
     assert store.query("SELECT count(*) FROM events")[0][0] == events_before + 2
     assert store.report()["suggestions"]["relabel"] == 11
     result = store.undo_last("ada")
-    assert result.reverted == 2
+    assert (result.reverted, result.line()) == (1, "Undid a decision on a suggestion on 1 image.")
     assert store.query("SELECT label FROM images WHERE id = ?", [int(first["image_id"])])[0][0] == PERSON
     assert store.report()["suggestions"]["relabel"] == 12
 

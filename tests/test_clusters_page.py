@@ -67,7 +67,7 @@ def test_clean_then_accept_the_next_suggestion_then_undo(noisy_root):
     at.run()
     assert not at.exception and not at.error
     assert at.selectbox(key="clusters-identity").value == PERSON
-    assert "relabel → Colin\\_Powell" in at.markdown[[m.value.startswith("### ") for m in at.markdown].index(True)].value
+    assert "relabel → Colin_Powell" in at.subheader[0].value
     at.button(key="accept-next").click().run()
     assert sum(label_of(root, i) == "Colin_Powell" for i in powell) == 1
     assert any("Accepted 1 suggestion" in s.value for s in at.success)

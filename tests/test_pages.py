@@ -117,7 +117,7 @@ def test_review_label_flag_clear_and_undo(project):
     at.button(key="clear-flags").click().run()
     assert at.success[0].value == "Cleared the flags of 1 image."
     at.button(key="undo").click().run()
-    assert at.info[0].value == "Undid unflag on 1 image."
+    assert at.info[0].value == "Undid clearing flags on 1 image."
     store = cached(project)
     assert store.query("SELECT kind, note FROM flags WHERE image_id = ? AND active", [first]) == [
         ("biased", "all from one photographer")]

@@ -15,6 +15,7 @@ from ..flags import FLAG_KINDS
 from .db import next_id, utcnow
 
 EDIT_ACTIONS = ("label", "flag", "unflag", "suggestion", "tag")
+UNDO_WORDS = {"suggestion": "a decision on a suggestion", "unflag": "clearing flags"}
 
 
 class EditError(ValueError):
@@ -30,7 +31,8 @@ class UndoResult:
     def line(self) -> str:
         if self.action is None:
             return "Nothing to undo."
-        text = f"Undid {self.action} on {self.reverted} image{'s' * (self.reverted != 1)}"
+        what = UNDO_WORDS.get(self.action, self.action)
+        text = f"Undid {what} on {self.reverted} image{'s' * (self.reverted != 1)}"
         if self.skipped:
             text += f"; {self.skipped} left as they are because they were changed since"
         return text + "."
@@ -70,6 +72,7 @@ class EditQueries:
     def set_label(self, image_ids: list[int], label: str, actor: str) -> int:
         """Label (or relabel) images; returns how many changed. A new label is created on the way."""
         label, actor = clean_name(label, "label"), clean_name(actor, "annotator name")
+        self.require(actor, "label")
         with self.transaction() as cur:
             return label_images(cur, Events(cur, actor, utcnow()), image_ids, label)
 
@@ -77,12 +80,14 @@ class EditQueries:
         if kind not in FLAG_KINDS:
             raise EditError(f"Unknown flag kind '{kind}'; choose one of {', '.join(FLAG_KINDS)}.")
         actor = clean_name(actor, "annotator name")
+        self.require(actor, "flag")
         with self.transaction() as cur:
             return flag_images(cur, Events(cur, actor, utcnow()), image_ids, kind, (note or "").strip())
 
     def clear_flags(self, image_ids: list[int], kind: str | None, actor: str) -> int:
         """Clear the active flags (of one kind, or all) on images; the flags stay, marked inactive."""
         actor = clean_name(actor, "annotator name")
+        self.require(actor, "flag")
         with self.transaction() as cur:
             rows = cur.execute(
                 "SELECT id, image_id, kind, note FROM flags WHERE active AND image_id IN (SELECT unnest(?)) "
@@ -98,6 +103,7 @@ class EditQueries:
 
     def undo_last(self, actor: str) -> UndoResult:
         actor = clean_name(actor, "annotator name")
+        self.require(actor, "undo")
         with self.transaction() as cur:
             batch = last_undoable_batch(cur, actor)
             if batch is None:
@@ -106,8 +112,10 @@ class EditQueries:
                 "SELECT id, action, image_id, before, after FROM events WHERE batch = ? ORDER BY id DESC", [batch]
             ).fetchall()
             events = Events(cur, actor, utcnow())
-            reverted = sum(revert(cur, events, *row) for row in rows)
-        return UndoResult(rows[0][1], reverted, len(rows) - reverted)
+            outcomes = [(row[2], revert(cur, events, *row)) for row in rows]
+        reverted = {image for image, done in outcomes if done}
+        skipped = {image for image, done in outcomes if not done} - reverted
+        return UndoResult(rows[-1][1], len(reverted), len(skipped))
 
 
 def label_images(cur, events: Events, image_ids, label: str) -> int:

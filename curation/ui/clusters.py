@@ -12,11 +12,13 @@ import pandas as pd
 import streamlit as st
 
 from ..clean.run import clean_job  # noqa: F401  (registers the "clean" job kind)
+from ..accounts import PermissionDenied
 from ..embed import EMBEDDERS
 from ..jobs import JobError, start_job
 from ..store import Store
 from .review import flash, show_flash, undo
 from .jobs import job_status
+from .signin import refusal
 from .text import md_text
 
 IDENTITY_KEY = "clusters-identity"
@@ -36,10 +38,12 @@ def clean_section(store: Store, who: str) -> str | None:
                                 format_func=lambda m: f"{m} ({EMBEDDERS[m].subject} vectors)")
     label = label_col.selectbox("Identities", [None, *store.label_names()], key="clean-label",
                                 format_func=lambda v: "every label" if v is None else v)
-    if button_col.button("Clean", key="clean-run", type="primary", icon=":material/cleaning_services:"):
+    why = refusal("clean")
+    if button_col.button("Clean", key="clean-run", type="primary", icon=":material/cleaning_services:",
+                         disabled=bool(why), help=why):
         try:
             start_job(store, "clean", {"model": model, "label": label, "actor": who}, who)
-        except JobError as exc:
+        except (JobError, PermissionDenied) as exc:
             st.error(str(exc))
     job_status(store, "clean", unit="steps")
     return model
@@ -78,7 +82,11 @@ def verdict_text(row) -> str:
 
 
 def decide(store: Store, ids: list[int], accept: bool, who: str) -> None:
-    done, skipped = store.decide_suggestions(ids, accept, who)
+    try:
+        done, skipped = store.decide_suggestions(ids, accept, who)
+    except PermissionDenied as exc:
+        flash(str(exc), "error")
+        return
     verb = "Accepted" if accept else "Rejected"
     text = f"{verb} {done} suggestion{'s' * (done != 1)}."
     if skipped:
@@ -93,14 +101,15 @@ def next_up(store: Store, row, who: str) -> None:
         left, right = st.columns([1, 3], vertical_alignment="center")
         left.image(picture(store, row), width=160)
         with right:
-            st.markdown(f"### {md_text(verdict_text(row))}")
+            st.subheader(verdict_text(row), anchor=False)
             st.caption(f"Image #{row.image_id}, labelled {md_text(row.image_label or 'nothing')}; "
                        f"suggestion #{row.id} of cleaning run #{row.run_id}")
             accept, reject, back = st.columns(3)
+            why = refusal("review_suggestion")
             accept.button("Accept", key="accept-next", shortcut="Y", type="primary", icon=":material/check:",
-                          on_click=decide, args=(store, [int(row.id)], True, who))
+                          disabled=bool(why), help=why, on_click=decide, args=(store, [int(row.id)], True, who))
             reject.button("Reject", key="reject-next", shortcut="N", icon=":material/close:",
-                          on_click=decide, args=(store, [int(row.id)], False, who))
+                          disabled=bool(why), help=why, on_click=decide, args=(store, [int(row.id)], False, who))
             back.button("Undo", key="undo-clusters", shortcut="Ctrl+Z", icon=":material/undo:",
                         on_click=undo, args=(store, who))
 
@@ -109,8 +118,11 @@ def open_grid(store: Store, rows: pd.DataFrame, who: str) -> None:
     ids = [int(i) for i in rows["id"]]
     head, accept_all, reject_all = st.columns([3, 1, 1], vertical_alignment="bottom")
     head.subheader(f"Suggested for removal or relabelling ({len(rows)})")
-    accept_all.button(f"Accept all {len(ids)}", key="accept-all", on_click=decide, args=(store, ids, True, who))
-    reject_all.button(f"Reject all {len(ids)}", key="reject-all", on_click=decide, args=(store, ids, False, who))
+    why = refusal("review_suggestion")
+    accept_all.button(f"Accept all {len(ids)}", key="accept-all", disabled=bool(why), help=why,
+                      on_click=decide, args=(store, ids, True, who))
+    reject_all.button(f"Reject all {len(ids)}", key="reject-all", disabled=bool(why), help=why,
+                      on_click=decide, args=(store, ids, False, who))
     records = list(rows.itertuples())
     for start in range(0, len(records), GRID_COLUMNS):
         for column, row in zip(st.columns(GRID_COLUMNS), records[start:start + GRID_COLUMNS]):
@@ -118,10 +130,10 @@ def open_grid(store: Store, rows: pd.DataFrame, who: str) -> None:
                 st.image(picture(store, row), width="stretch")
                 st.caption(md_text(verdict_text(row)))
                 yes, no = st.columns(2)
-                yes.button("", key=f"accept-{row.id}", icon=":material/check:", help="Accept",
-                           on_click=decide, args=(store, [int(row.id)], True, who))
-                no.button("", key=f"reject-{row.id}", icon=":material/close:", help="Reject",
-                          on_click=decide, args=(store, [int(row.id)], False, who))
+                yes.button("", key=f"accept-{row.id}", icon=":material/check:", help=why or "Accept",
+                           disabled=bool(why), on_click=decide, args=(store, [int(row.id)], True, who))
+                no.button("", key=f"reject-{row.id}", icon=":material/close:", help=why or "Reject",
+                          disabled=bool(why), on_click=decide, args=(store, [int(row.id)], False, who))
 
 
 def gallery(store: Store, rows: pd.DataFrame, limit: int | None = None) -> None:
@@ -133,13 +145,16 @@ def gallery(store: Store, rows: pd.DataFrame, limit: int | None = None) -> None:
 
 
 def merges(store: Store, rows: pd.DataFrame, who: str) -> None:
+    why = refusal("review_suggestion")
     for row in rows.itertuples():
         with st.container(border=True):
             text, yes, no = st.columns([4, 1, 1], vertical_alignment="center")
             text.markdown(f"**{md_text(row.label)}** and **{md_text(row.target_label)}** look like one person "
                           f"(score {row.score:.2f}): accepting relabels every image of {md_text(row.label)}.")
-            yes.button("Merge", key=f"accept-{row.id}", on_click=decide, args=(store, [int(row.id)], True, who))
-            no.button("Keep apart", key=f"reject-{row.id}", on_click=decide, args=(store, [int(row.id)], False, who))
+            yes.button("Merge", key=f"accept-{row.id}", disabled=bool(why), help=why,
+                       on_click=decide, args=(store, [int(row.id)], True, who))
+            no.button("Keep apart", key=f"reject-{row.id}", disabled=bool(why), help=why,
+                      on_click=decide, args=(store, [int(row.id)], False, who))
 
 
 def identity_section(store: Store, label: str, who: str) -> None:
