@@ -28,18 +28,18 @@ class TrainQueries:
         return rows, {"label_conflicts": conflicts, "flagged": flagged, "unlabelled": unlabelled}
 
     def image_vectors(self, model: str) -> pd.DataFrame:
-        """(image_id, vector) per image: its own `model` embedding, else its face nearest the centre.
-
-        The face nearest the centre stands for the labelled person (how the lfw10 set is labelled)
-        until identity cleaning decides which face is the person.
-        """
+        """(image_id, vector) per image: its own `model` embedding, else its face that the latest
+        cleaning kept as the labelled person, else its face nearest the centre (how lfw10 is labelled)."""
         return self.query_df(
             "SELECT image_id, vector FROM image_embeddings WHERE model = ? "
             "UNION ALL "
             "SELECT image_id, vector FROM (SELECT DISTINCT ON (f.image_id) f.image_id, e.vector "
             "FROM face_embeddings e JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id "
+            "LEFT JOIN (SELECT face_id, arg_max(status, run_id) AS status FROM suggestions "
+            "WHERE face_id IS NOT NULL GROUP BY face_id) s ON s.face_id = f.id "
             "WHERE e.model = ? AND f.image_id NOT IN (SELECT image_id FROM image_embeddings WHERE model = ?) "
-            "ORDER BY f.image_id, power((f.x1 + f.x2) / 2 - i.width / 2, 2) + power((f.y1 + f.y2) / 2 - i.height / 2, 2))",
+            "ORDER BY f.image_id, (s.status IS DISTINCT FROM 'kept'), "
+            "power((f.x1 + f.x2) / 2 - i.width / 2, 2) + power((f.y1 + f.y2) / 2 - i.height / 2, 2))",
             [model, model, model])
 
     def record_dataset_version(self, version: str, images: int, labels: dict, left_out: dict, path: str) -> None:
