@@ -63,3 +63,83 @@ def test_accept_a_suggestion_and_undo_it(noisy_lfw, page, tmp_path):
     store.close()
     assert actions == ["suggestion", "label", "undo", "undo"]
 
+
+
+@pytest.fixture
+def mapped_lfw(lfw_project, tmp_path):
+    """lfw10 with its dlib-resnet34 map laid out (by the map job's own function)."""
+    from curation.map_run import lay_out
+
+    root = tmp_path / "mapped"
+    shutil.copytree(lfw_project[0], root)
+    store = open_store(root)
+    lay_out(store, "dlib-resnet34")
+    store.close()
+    return root
+
+
+def trace_pixels(page, name: str) -> list[tuple[float, float]]:
+    """Screen positions of the points of the chart's trace called `name` (plotly's own axes maths)."""
+    return page.evaluate(
+        """(name) => {
+          const chart = document.querySelector('.st-key-map-chart .js-plotly-plot');
+          const box = chart.getBoundingClientRect(), layout = chart._fullLayout;
+          const trace = chart._fullData.find(t => t.name === name);
+          return Array.from(trace.x, (x, i) => [box.left + layout._size.l + layout.xaxis.l2p(x),
+                                        box.top + layout._size.t + layout.yaxis.l2p(trace.y[i])]);
+        }""", name)
+
+
+def dense_core(points: list[tuple[float, float]], radius: float = 40) -> list[tuple[float, float]]:
+    """The points within `radius` px of the trace's median: the person's own faces, not the
+    bystanders in their photos, who sit elsewhere on the map."""
+    mx = sorted(p[0] for p in points)[len(points) // 2]
+    my = sorted(p[1] for p in points)[len(points) // 2]
+    return [p for p in points if (p[0] - mx) ** 2 + (p[1] - my) ** 2 <= radius ** 2]
+
+
+def lasso(page, points: list[tuple[float, float]], margin: float = 25) -> None:
+    """Draw a lasso (an octagon) around the points, in small mouse steps as a hand would."""
+    import math
+
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+    radius = max(max(xs) - min(xs), max(ys) - min(ys)) / 2 + margin
+    corners = [(cx + radius * math.cos(a * math.pi / 4), cy + radius * math.sin(a * math.pi / 4)) for a in range(9)]
+    page.mouse.move(*corners[0])
+    page.mouse.down()
+    for x, y in corners[1:]:
+        page.mouse.move(x, y, steps=6)
+    page.mouse.up()
+
+
+def test_hover_shows_the_face_and_a_lasso_gives_a_grid_to_relabel(mapped_lfw, page, tmp_path):
+    with served(mapped_lfw, tmp_path / "serve.log") as url:
+        page.goto(f"{url}/map?who=e2e-annotator")
+        wait_for_app(page)
+        chart = page.locator(".st-key-map-chart .js-plotly-plot")
+        chart.scroll_into_view_if_needed()
+        page.wait_for_timeout(1500)
+        powell = dense_core(trace_pixels(page, "Colin_Powell"))
+        page.mouse.move(*powell[0], steps=4)
+        thumb = page.locator("#map-hover-thumb")
+        thumb.wait_for(state="visible", timeout=10_000)
+        assert thumb.get_attribute("src").startswith("data:image/jpeg;base64,")
+        screenshot(page, "map-hover")
+        lasso(page, powell)
+        page.get_by_text("points selected").wait_for(timeout=20_000)
+        wait_for_app(page)
+        heading = page.get_by_text("points selected").inner_text()
+        screenshot(page, "map-lasso-grid")
+        page.locator(".st-key-select-all button").click()
+        wait_for_app(page)
+        page.locator(".st-key-bulk-label input").fill("Colin_Powell_checked")
+        page.keyboard.press("Enter")
+        wait_for_app(page)
+        page.locator(".st-key-apply-label button").click()
+        page.get_by_text("Labelled").first.wait_for()
+    store = open_store(mapped_lfw)
+    relabelled = store.query("SELECT count(*) FROM images WHERE label = 'Colin_Powell_checked'")[0][0]
+    store.close()
+    assert int(heading.split()[0]) >= len(powell) >= 8
+    assert relabelled >= 8

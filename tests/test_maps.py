@@ -1,0 +1,148 @@
+"""The 2-D map: UMAP layouts of small clustered sets, the layout cache, tiny sets, the display sample.
+
+umap-learn compiles with numba on its first fit in a process (up to a minute), so the fits are few:
+one module-scoped layout, and one more fit (fast once compiled) for determinism.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curation import maps
+
+CLUSTERS = 4
+PER_CLUSTER = 75
+DUPLICATES = 20
+
+
+def clustered_points(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """4 well-separated 16-d clusters, with some rows repeated exactly (as re-ingested images are)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((CLUSTERS, 16)) * 5
+    labels = np.repeat(np.arange(CLUSTERS), PER_CLUSTER)
+    points = (centres[labels] + rng.standard_normal((len(labels), 16))).astype(np.float32)
+    repeated = rng.choice(len(points), DUPLICATES, replace=False)
+    return np.vstack([points, points[repeated]]), np.concatenate([labels, labels[repeated]])
+
+
+def knn_accuracy(coords: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
+    """Share of points whose k nearest 2-D neighbours mostly share their label."""
+    distances = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
+    np.fill_diagonal(distances, np.inf)
+    neighbours = np.argsort(distances, axis=1)[:, :k]
+    return float(np.mean((labels[neighbours] == labels[:, None]).mean(axis=1) > 0.5))
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    points, labels = clustered_points()
+    return points, labels, maps.project_2d(points, seed=3)
+
+
+def test_layout_is_n_by_2_float32(clustered):
+    points, _, coords = clustered
+    assert coords.shape == (len(points), 2)
+    assert coords.dtype == np.float32
+    assert np.isfinite(coords).all()
+
+
+def test_clusters_stay_apart_in_2d(clustered):
+    _, labels, coords = clustered
+    assert knn_accuracy(coords, labels) > 0.9
+
+
+def test_same_seed_same_layout(clustered):
+    points, _, coords = clustered
+    np.testing.assert_array_equal(maps.project_2d(points, seed=3), coords)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5])
+def test_tiny_sets_get_a_layout(n):
+    points = np.random.default_rng(n).standard_normal((n, 128)).astype(np.float32)
+    coords = maps.project_2d(points)
+    assert coords.shape == (n, 2) and coords.dtype == np.float32
+    assert np.isfinite(coords).all()
+    if n >= 2:
+        assert len(np.unique(coords, axis=0)) == n
+
+
+def test_identical_rows_share_one_point():
+    coords = maps.project_2d(np.ones((40, 8), dtype=np.float32))
+    assert coords.shape == (40, 2)
+    assert np.isfinite(coords).all() and len(np.unique(coords, axis=0)) == 1
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_embeddings_are_refused(bad):
+    points = np.zeros((30, 4), dtype=np.float32)
+    points[7, 2] = bad
+    with pytest.raises(ValueError, match="1 of 30 embeddings contain NaN"):
+        maps.project_2d(points)
+
+
+def fake_projection(calls: list[int]):
+    """A stand-in for project_2d that counts its calls and gives each row its own coordinates."""
+    def project(matrix, seed=0):
+        calls.append(seed)
+        return np.column_stack([matrix[:, 0], matrix[:, 0] * 2 + seed]).astype(np.float32)
+    return project
+
+
+def test_cache_hit_returns_stored_coords_in_callers_order(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(maps, "project_2d", fake_projection(calls))
+    keys = [30, 10, 20]
+    matrix = np.array([[3.0], [1.0], [2.0]], dtype=np.float32)
+    first = maps.cached_layout(tmp_path, "dlib-resnet34", keys, matrix)
+    again = maps.cached_layout(tmp_path, "dlib-resnet34", keys, matrix)
+    reordered = maps.cached_layout(tmp_path, "dlib-resnet34", [10, 20, 30], matrix[[1, 2, 0]])
+    assert len(calls) == 1
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(reordered, first[[1, 2, 0]])
+    assert [p.suffix for p in tmp_path.iterdir()] == [".npz"]
+
+
+def test_cache_is_per_model_key_set_and_seed(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(maps, "project_2d", fake_projection(calls))
+    matrix = np.arange(6, dtype=np.float32).reshape(3, 2)
+    maps.cached_layout(tmp_path, "dlib-resnet34", [1, 2, 3], matrix)
+    maps.cached_layout(tmp_path, "resnet34-imagenet", [1, 2, 3], matrix)
+    maps.cached_layout(tmp_path, "dlib-resnet34", [1, 2, 4], matrix)
+    maps.cached_layout(tmp_path, "dlib-resnet34", [1, 2, 3], matrix, seed=1)
+    assert len(calls) == 4
+    assert len(list(tmp_path.glob("*.npz"))) == 4
+
+
+def test_cache_refuses_keys_that_do_not_match_rows(tmp_path):
+    with pytest.raises(ValueError, match="one distinct key per embedding"):
+        maps.cached_layout(tmp_path, "m", [1, 1, 2], np.zeros((3, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match="one distinct key per embedding"):
+        maps.cached_layout(tmp_path, "m", [1, 2], np.zeros((3, 2), dtype=np.float32))
+
+
+def test_numba_cache_defaults_to_a_created_folder_in_home(tmp_path, monkeypatch):
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    maps.use_numba_cache()
+    expected = tmp_path / ".cache" / "curation" / "numba"
+    assert maps.os.environ["NUMBA_CACHE_DIR"] == str(expected) and expected.is_dir()
+
+
+def test_numba_cache_keeps_the_users_choice(tmp_path, monkeypatch):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
+    maps.use_numba_cache()
+    assert maps.os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "mine")
+
+
+def test_display_sample_keeps_everything_up_to_the_limit():
+    np.testing.assert_array_equal(maps.display_sample(500, 500), np.arange(500))
+
+
+def test_display_sample_is_sorted_distinct_and_repeatable():
+    sample = maps.display_sample(100_000, maps.INTERACTIVE_POINTS, seed=4)
+    assert len(sample) == maps.INTERACTIVE_POINTS == len(np.unique(sample))
+    assert np.all(np.diff(sample) > 0) and sample[0] >= 0 and sample[-1] < 100_000
+    np.testing.assert_array_equal(sample, maps.display_sample(100_000, maps.INTERACTIVE_POINTS, seed=4))
+    assert not np.array_equal(sample, maps.display_sample(100_000, maps.INTERACTIVE_POINTS, seed=5))
