@@ -30,6 +30,7 @@ chromium:
 demo: setup
 	$(BIN)/curation init $(DEMO)
 	$(BIN)/curation ingest $(DEMO) sample_data/images --labels-from-folders
+	$(BIN)/curation embed $(DEMO) --model hog
 	$(BIN)/curation serve $(DEMO) --port $(PORT)
 
 test: setup chromium

@@ -5,12 +5,15 @@ import streamlit as st
 st.set_page_config(page_title="Curation Studio", page_icon=":material/photo_library:", layout="wide")
 navigation = st.navigation([
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("app_pages/team.py", title="Team", icon=":material/group:", url_path="team"),
     st.Page("app_pages/gather.py", title="Gather", icon=":material/travel_explore:", url_path="gather"),
     st.Page("app_pages/review.py", title="Review", icon=":material/grid_view:", url_path="review"),
     st.Page("app_pages/faces.py", title="Faces", icon=":material/face:", url_path="faces"),
     st.Page("app_pages/clusters.py", title="Clusters", icon=":material/hub:", url_path="clusters"),
+    st.Page("app_pages/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
     st.Page("app_pages/failed_files.py", title="Failed files", icon=":material/broken_image:", url_path="failed"),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/grid_on:", url_path="evaluate"),
+    st.Page("app_pages/audit.py", title="Audit", icon=":material/balance:", url_path="audit"),
 ])
 navigation.run()

@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from curation.ui.context import project_root, use_project
+from curation.ui.context import project_root, require_store
 from curation.ui.home import add_images, label_chart, pipeline, project_picker, recent_activity
 from curation.ui.text import md_text
 
-st.title("Curation Studio")
 root = project_root()
+store = require_store() if root else None
+st.title("Curation Studio")
 project_picker(root)
-if root:
-    store = use_project(root)
+if store is not None:
     st.caption(f"Project: `{md_text(store.project.root)}`")
     report = store.report()
     pipeline(report)

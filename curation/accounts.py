@@ -2,8 +2,8 @@
 
 Three roles, each allowed everything the one before it is:
 
-- annotator: label, flag and tag images, and undo those edits (undo appends the inverse event, so
-  nothing is lost);
+- annotator: label, flag and tag images, lay out the map, and undo those edits (undo appends the
+  inverse event, so nothing is lost);
 - reviewer: also decide on cleaning suggestions and run the steps that spend compute or leave the
   project: detection, embedding, cleaning, training, audits, exports, and gathering from the web
   (which spends provider quotas and keys);
@@ -67,6 +67,7 @@ ACTIONS: dict[str, Action] = {
         Action("detect", "reviewer", "run face detection"),
         Action("embed", "reviewer", "compute embeddings"),
         Action("clean", "reviewer", "run identity cleaning"),
+        Action("map", "annotator", "lay out the map of embeddings"),
         Action("train", "reviewer", "train a model"),
         Action("audit", "reviewer", "run a bias audit"),
         Action("export", "reviewer", "export the dataset"),

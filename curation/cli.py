@@ -6,6 +6,7 @@ Exit status: 0 on success, 2 for a usage error, 1 for a failure with one plain s
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import shutil
@@ -16,11 +17,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import __version__
+from .accounts import ROLES
 from .gather import PROVIDERS, GatherError, GatherRequest, GuardConfigError, ProviderError, QuerySpec, check_request
 from .ingest import ingest
 from .jobs import JobError, start_job
 from .project import ProjectError, project_at
-from .store import EditError, init_project, open_store
+from .store import AccountError, EditError, init_project, open_store
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 
@@ -194,6 +196,22 @@ def cmd_gather(args) -> None:
     print(f"Gathered: {message}.")
 
 
+def cmd_user_add(args) -> None:
+    """Add a user; the password comes from CURATION_PASSWORD (for scripts) or is asked for, unechoed."""
+    store = open_store(args.dir)
+    password = os.environ.get("CURATION_PASSWORD") or getpass.getpass(f"Password for {args.name}: ")
+    store.add_user(args.name, args.role, password, "cli")
+    print(f"Added user {args.name} with the role {args.role}.")
+    if not store.team_mode():
+        print(f"Team mode is off, so nobody signs in yet: turn it on with `curation team {args.dir} on`.")
+
+
+def cmd_team(args) -> None:
+    open_store(args.dir).set_team_mode(args.state == "on", "cli")
+    print("Team mode is on: everyone signs in to use the app." if args.state == "on"
+          else "Team mode is off: the app asks for no sign-in.")
+
+
 def cmd_serve(args) -> None:
     project = project_at(args.dir)
     open_store(args.dir).close()
@@ -281,6 +299,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max", type=int, default=50, help="images to download for the query (default 50)")
     p.set_defaults(run=cmd_gather)
 
+    p = sub.add_parser("user", help="manage the project's users (for team mode)")
+    user_sub = p.add_subparsers(dest="user_command", required=True)
+    p = user_sub.add_parser("add", help="add a user; the password is asked for, or read from CURATION_PASSWORD")
+    p.add_argument("dir")
+    p.add_argument("name")
+    p.add_argument("--role", choices=list(ROLES), required=True)
+    p.set_defaults(run=cmd_user_add)
+
+    p = sub.add_parser("team", help="turn team mode (sign-in and roles in the app) on or off")
+    p.add_argument("dir")
+    p.add_argument("state", choices=["on", "off"])
+    p.set_defaults(run=cmd_team)
+
     p = sub.add_parser("serve", help="run the app on this project")
     p.add_argument("dir")
     p.add_argument("--port", type=int, default=8501)
@@ -293,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (CliError, ProjectError, EditError, JobError, FileNotFoundError, NotADirectoryError,
+    except (CliError, ProjectError, EditError, AccountError, JobError, FileNotFoundError, NotADirectoryError,
             PermissionError) as exc:
         print(f"curation {args.command}: {exc}", file=sys.stderr)
         return 1

@@ -67,9 +67,15 @@ def run_job(store, job_id: int, kind: str, params: dict) -> None:
 
 
 def start_job(store, kind: str, params: dict, actor: str | None = None, wait: bool = False) -> int:
-    """Start a job of `kind` in a thread (or run it here with `wait`); one of each kind at a time."""
+    """Start a job of `kind` in a thread (or run it here with `wait`); one of each kind at a time.
+
+    A job of kind K is the action K of `curation.accounts.ACTIONS`: refused (PermissionDenied) when
+    `actor` may not do it. Without an actor only single-user mode starts it (code and tests inside the
+    library); in team mode every job has someone to answer for it."""
     if kind not in JOB_KINDS:
         raise JobError(f"Unknown job kind '{kind}'.")
+    if actor is not None or store.team_mode():
+        store.require(actor, kind)
     running = [j for j in store.jobs(kind) if j.active]
     if running:
         raise JobError(f"A {kind} job is already running (job #{running[0].id}); wait for it or cancel it.")

@@ -15,7 +15,7 @@ from curation.accounts import PermissionDenied, Principal
 # The least role for each action, restated independently of the module so that a change there fails here.
 LEAST_ROLE = {
     "label": "annotator", "flag": "annotator", "tag": "annotator", "undo": "annotator",
-    "review_suggestion": "reviewer", "detect": "reviewer", "embed": "reviewer", "clean": "reviewer",
+    "review_suggestion": "reviewer", "detect": "reviewer", "embed": "reviewer", "clean": "reviewer", "map": "annotator",
     "train": "reviewer", "audit": "reviewer", "export": "reviewer", "gather": "reviewer",
     "ingest": "admin", "manage_users": "admin", "settings": "admin", "edit_attributes": "admin",
 }

@@ -91,3 +91,33 @@ def test_without_embeddings_the_page_says_where_to_go(project, monkeypatch):
     at = page()
     assert not at.exception
     assert any("Faces page" in i.value for i in at.info)
+
+
+def map_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app_pages/map.py"), default_timeout=60)
+    at.query_params["who"] = "ada"
+    return at.run()
+
+
+def test_map_lays_out_in_a_job_and_a_selection_becomes_a_grid(noisy_root):
+    root, powell = noisy_root
+    at = map_page()
+    assert not at.exception
+    assert any("No map of these 115 faces yet" in i.value for i in at.info)
+    at.button(key="map-run").click().run()
+    store = store_of(root)
+    deadline = time.monotonic() + 300
+    while store.jobs("map")[0].active and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert store.jobs("map")[0].status == "done", store.jobs("map")[0].error
+    at.run()
+    assert not at.exception and not at.error
+    chart = at.get("plotly_chart")
+    assert len(chart) == 1
+    # A lasso as Streamlit reports it: trace 0 (the first label in order), its first three points.
+    at.session_state["map-chart"] = {"selection": {"points": [
+        {"curve_number": 0, "point_index": i} for i in range(3)], "point_indices": [0, 1, 2], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    assert any("3 points selected" in h.value for h in at.subheader)
+    assert at.button(key="apply-label") is not None

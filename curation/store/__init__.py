@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 
 from ..project import Project, ProjectError, project_at
+from .accounts import AccountError, AccountQueries, SignInFailed
+from .audit import AuditQueries
 from .cleaning import EXPORT_SUGGESTION_COLUMNS, CleaningQueries
 from .db import Database, ProjectLocked
 from .edits import EditError, EditQueries, UndoResult
@@ -19,18 +21,20 @@ from .faces import FaceQueries
 from .gather import GatherQueries, QueryProgress
 from .ingest import IngestQueries
 from .jobs import JobQueries, JobRow
+from .maps import MapQueries
 from .report import EXPORT_IMAGE_COLUMNS, ReportQueries
 from .review import STATUSES, GridItem, ReviewFilter, ReviewQueries
 from .train import TrainQueries
 
 __all__ = [
-    "EXPORT_IMAGE_COLUMNS", "EXPORT_SUGGESTION_COLUMNS", "STATUSES", "EditError", "GridItem", "JobRow", "ProjectError", "ProjectLocked",
+    "AccountError", "SignInFailed", "EXPORT_IMAGE_COLUMNS", "EXPORT_SUGGESTION_COLUMNS", "STATUSES", "EditError", "GridItem", "JobRow", "ProjectError", "ProjectLocked",
     "QueryProgress", "ReviewFilter", "Store", "UndoResult", "init_project", "open_store",
 ]
 
 
 class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries, TrainQueries,
-            GatherQueries, FaceQueries, CleaningQueries):
+            GatherQueries, FaceQueries, CleaningQueries, AuditQueries,
+            AccountQueries, MapQueries):
     def close(self) -> None:
         with _OPEN_LOCK:
             if _OPEN.get(self.project.root) is self:

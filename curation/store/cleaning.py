@@ -126,6 +126,7 @@ class CleaningQueries:
         """Accept (apply) or reject open suggestions, as one undoable batch; (decided, skipped).
         A suggestion whose image was relabelled since it was made is skipped and left open."""
         actor = clean_name(actor, "annotator name")
+        self.require(actor, "review_suggestion")
         with self.transaction() as cur:
             rows = cur.execute(
                 "SELECT s.id, s.run_id, s.image_id, s.label, s.action, s.target_label, s.score, i.label "
@@ -168,8 +169,10 @@ class CleaningQueries:
     def attributes(self) -> dict[str, list[str]]:
         return {name: list(allowed) for name, allowed in self.query("SELECT name, allowed FROM attributes ORDER BY name")}
 
-    def define_attribute(self, name: str, allowed: list[str]) -> None:
-        """Create or redefine an attribute and the values annotators may give it."""
+    def define_attribute(self, name: str, allowed: list[str], actor: str | None = None) -> None:
+        """Create or redefine an attribute and the values annotators may give it (an admin's action:
+        in team mode, refused without an actor)."""
+        self.require(actor, "edit_attributes")
         name = clean_name(name, "attribute name")
         allowed = list(dict.fromkeys(clean_name(value, "attribute value") for value in allowed))
         if not allowed:
@@ -180,6 +183,7 @@ class CleaningQueries:
     def tag_images(self, image_ids, name: str, value: str | None, actor: str) -> int:
         """Set (or, with None, clear) an attribute on images, an event each; how many changed."""
         actor = clean_name(actor, "annotator name")
+        self.require(actor, "tag")
         allowed = self.attributes().get(name)
         if allowed is None:
             raise EditError(f"There is no attribute '{name}'; define it first.")

@@ -1,4 +1,4 @@
-"""Which project a session works on, its cached store, and who the annotator is."""
+"""Which project a session works on, its cached store, and who the annotator is (in team mode: who signed in)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import streamlit as st
 
 from ..project import ProjectError
 from ..store import Store, open_store
+from .signin import require_user, signed_in
 
 PROJECT_KEY = "project"
 ANNOTATOR_KEY = "annotator"
@@ -32,16 +33,21 @@ def use_project(root: str) -> Store:
 
 
 def require_store() -> Store:
-    """The session's store, or a message pointing at the home page and a stop."""
+    """The session's store, or a message pointing at the home page and a stop; in team mode also a
+    signed-in user (else the sign-in form and a stop), who is then the annotator of every change."""
     root = project_root()
     if not root:
         st.info("No project is open: open or create one on the Home page.")
         st.stop()
     try:
-        return use_project(root)
+        store = use_project(root)
     except ProjectError as exc:
         st.error(str(exc))
         st.stop()
+    principal = require_user(store)
+    if principal is not None:
+        st.session_state[ANNOTATOR_KEY] = principal.name
+    return store
 
 
 def annotator() -> str | None:
@@ -53,7 +59,11 @@ def annotator() -> str | None:
 
 
 def require_annotator() -> str:
-    """The annotator's name, asked once per browser session and kept in the URL across reloads."""
+    """The annotator's name, asked once per browser session and kept in the URL across reloads; in
+    team mode, the signed-in user's (call `require_store` first)."""
+    principal = signed_in()
+    if principal is not None:
+        return principal.name
     name = annotator()
     if name:
         with st.sidebar:

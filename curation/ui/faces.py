@@ -7,10 +7,12 @@ import streamlit as st
 from ..embed import DEFAULT_EMBEDDER, EMBEDDERS, get_embedder
 from ..embed.run import embed_job  # noqa: F401  (registers the "embed" job kind)
 from ..faces.run import detect_job  # noqa: F401  (registers the "detect" job kind)
+from ..accounts import PermissionDenied
 from ..jobs import JobError, start_job
 from ..store import Store
 from .context import ANNOTATOR_KEY
 from .jobs import job_status
+from .signin import refusal
 
 DEVICES = ["auto", "cpu", "cuda"]
 
@@ -30,7 +32,7 @@ def figures(store: Store) -> None:
 def _start(store: Store, kind: str, params: dict) -> None:
     try:
         start_job(store, kind, params, st.session_state.get(ANNOTATOR_KEY))
-    except JobError as exc:
+    except (JobError, PermissionDenied) as exc:
         st.error(str(exc))
 
 
@@ -41,7 +43,9 @@ def detect_section(store: Store) -> None:
     device_col, batch_col, _ = st.columns([1, 1, 2])
     device = device_col.selectbox("Device", DEVICES, key="detect-device")
     batch = batch_col.number_input("Images per batch", 1, 256, 16, key="detect-batch")
-    if st.button("Detect faces", key="detect-faces", type="primary", icon=":material/face:"):
+    why = refusal("detect")
+    if st.button("Detect faces", key="detect-faces", type="primary", icon=":material/face:", disabled=bool(why),
+                 help=why):
         _start(store, "detect", {"device": device, "batch_size": int(batch)})
     job_status(store, "detect", unit="images")
 
@@ -64,8 +68,9 @@ def embed_section(store: Store) -> None:
     needs_faces = get_embedder(model).subject == "face" and store.face_count() == 0
     if needs_faces:
         st.info(f"{model} embeds faces and none has been found yet: detect faces first.")
-    if st.button("Compute embeddings", key="compute-embeddings", type="primary", disabled=needs_faces,
-                 icon=":material/scatter_plot:"):
+    why = refusal("embed")
+    if st.button("Compute embeddings", key="compute-embeddings", type="primary", disabled=needs_faces or bool(why),
+                 help=why, icon=":material/scatter_plot:"):
         _start(store, "embed", {"model": model, "device": device, "batch_size": int(batch),
                                 "weights": weights.strip() or None})
     job_status(store, "embed", unit="crops")

@@ -7,10 +7,12 @@ from streamlit.errors import StreamlitSecretNotFoundError
 
 from ..gather import (MAX_PER_QUERY, PROVIDERS, GatherError, GatherRequest, GuardConfigError, ProviderError,
                       check_request, parse_queries, reason_title, use_secrets)
+from ..accounts import PermissionDenied
 from ..jobs import JobError, start_job
 from ..store import JobRow, Store
 from .context import ANNOTATOR_KEY
 from .jobs import job_status
+from .signin import refusal
 from .text import md_text
 
 EXAMPLE = "grizzly: grizzly bear\nSerena_Williams: Serena Williams tennis"
@@ -47,7 +49,9 @@ def gather_form(store: Store) -> None:
                                           key="gather-provider", format_func=provider_label)
         per_query = max_col.number_input("Images per query", min_value=1, max_value=MAX_PER_QUERY, value=50,
                                          key="gather-max")
-        submitted = st.form_submit_button("Start gathering", type="primary", icon=":material/travel_explore:")
+        why = refusal("gather")
+        submitted = st.form_submit_button("Start gathering", type="primary", icon=":material/travel_explore:",
+                                          disabled=bool(why), help=why)
     if submitted:
         _start(store, text, provider, int(per_query))
 
@@ -57,7 +61,7 @@ def _start(store: Store, text: str, provider: str, per_query: int) -> None:
         request = GatherRequest(provider, parse_queries(text), per_query)
         check_request(request)
         start_job(store, "gather", request.params(), st.session_state.get(ANNOTATOR_KEY))
-    except (GatherError, ProviderError, GuardConfigError, JobError) as exc:
+    except (GatherError, ProviderError, GuardConfigError, JobError, PermissionDenied) as exc:
         st.error(md_text(exc))
 
 

@@ -7,12 +7,14 @@ from pathlib import Path
 import plotly.express as px
 import streamlit as st
 
+from ..accounts import PermissionDenied
 from ..jobs import JobError, start_job
 from ..pipeline import next_action, steps
 from ..project import ProjectError
 from ..store import Store, init_project
 from .context import ANNOTATOR_KEY, use_project
 from .jobs import job_status
+from .signin import refusal
 
 
 def project_picker(current: str | None) -> None:
@@ -20,9 +22,11 @@ def project_picker(current: str | None) -> None:
         path = st.text_input("Project folder", value=current or "", key="project-path",
                              placeholder="/data/my-project")
         open_col, create_col, _ = st.columns([1, 1, 4])
-        if open_col.button("Open", key="open-project", type="primary", disabled=not path.strip()):
+        why = refusal("settings")
+        if open_col.button("Open", key="open-project", type="primary", disabled=not path.strip() or bool(why),
+                           help=why):
             _open(path.strip())
-        if create_col.button("Create", key="create-project", disabled=not path.strip()):
+        if create_col.button("Create", key="create-project", disabled=not path.strip() or bool(why), help=why):
             init_project(path.strip()).close()
             _open(path.strip())
 
@@ -60,7 +64,8 @@ def add_images(store: Store) -> None:
         folder = st.text_input("Folder or file on this machine", key="ingest-path",
                                placeholder="/data/raw/one-folder-per-label")
         by_folder = st.checkbox("Label each image by its folder's name", value=True, key="ingest-labels")
-        submitted = st.form_submit_button("Ingest", type="primary")
+        why = refusal("ingest")
+        submitted = st.form_submit_button("Ingest", type="primary", disabled=bool(why), help=why)
     if submitted:
         _start_ingest(store, folder.strip(), by_folder)
     job_status(store, "ingest")
@@ -73,7 +78,7 @@ def _start_ingest(store: Store, folder: str, by_folder: bool) -> None:
     try:
         start_job(store, "ingest", {"paths": [folder], "labels_from_folders": by_folder},
                   st.session_state.get(ANNOTATOR_KEY))
-    except JobError as exc:
+    except (JobError, PermissionDenied) as exc:
         st.error(str(exc))
 
 

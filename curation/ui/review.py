@@ -11,6 +11,7 @@ import math
 
 import streamlit as st
 
+from ..accounts import PermissionDenied
 from ..flags import FLAG_KINDS, USER_FLAG_KINDS, flag_title
 from ..store import EditError, GridItem, ReviewFilter, Store
 from ..verify import load_rgb, reason_title
@@ -21,6 +22,8 @@ PAGE_KEY = "review_page"
 DETAIL_KEY = "detail"
 GROUP_KEY = "f_group"
 COLUMNS = 6
+#: The "no tag" choice in tag selects: no attribute value can be empty, so it never names a real value.
+NO_TAG = ""
 FLAG_COLOURS = {"label_conflict": "red", "duplicate": "orange", "failed": "red", "wrong_identity": "violet",
                 "biased": "blue", "low_quality": "gray", "other": "gray"}
 
@@ -87,7 +90,7 @@ def _edit(action, *args) -> bool:
     try:
         action(*args)
         return True
-    except EditError as exc:
+    except (EditError, PermissionDenied) as exc:
         flash(str(exc), "error")
         return False
 
@@ -145,6 +148,30 @@ def action_bar(store: Store, items: list[GridItem], who: str) -> None:
         note_col.text_input("Note", key="bulk-note", placeholder="optional")
         flag_btn.button("Flag", key="apply-flag", shortcut="F", on_click=_apply_flag, args=(store, ids, who))
         clear_btn.button("Clear flags", key="clear-flags", shortcut="X", on_click=_clear_flags, args=(store, ids, who))
+        attributes = store.attributes()
+        if attributes:
+            tag_row(store, ids, who, attributes)
+
+
+def tag_row(store: Store, ids: list[int], who: str, attributes: dict[str, list[str]]) -> None:
+    """Attribute, value (or clear) and Apply for the selected images; the value list follows the attribute."""
+    name_col, value_col, tag_btn, _ = st.columns([3, 3, 2, 7], vertical_alignment="bottom")
+    name = name_col.selectbox("Tag attribute", list(attributes), key="bulk-tag-name")
+    value_col.selectbox("Value", [*attributes[name], NO_TAG], key=f"bulk-tag-value-{name}",
+                        format_func=lambda v: v or "clear (no tag)")
+    tag_btn.button("Apply tag", key="apply-tag", shortcut="T", on_click=_apply_tag, args=(store, ids, who))
+
+
+def _apply_tag(store: Store, ids: list[int], who: str) -> None:
+    chosen = [i for i in ids if st.session_state.get(f"sel-{i}")]
+    name = st.session_state.get("bulk-tag-name")
+    value = st.session_state.get(f"bulk-tag-value-{name}") or None
+    if not chosen:
+        flash("Select images first (tick their boxes, or press A for the whole page).", "warning")
+    elif _edit(store.tag_images, chosen, name, value, who):
+        images = f"{len(chosen)} image{'s' * (len(chosen) != 1)}"
+        flash(f"Cleared {name} on {images}." if value is None else f"Tagged {images} {name}: {value}.")
+        _set_selection(chosen, False)
 
 
 def badges(item: GridItem) -> str:
@@ -224,6 +251,7 @@ def detail_view(store: Store, flt: ReviewFilter, image_id: int, who: str, page_s
         _picture(store, image)
     with facts:
         _labelling(store, image, who)
+        _tagging(store, image_id, who)
         _metadata(image)
     st.subheader("Sources")
     st.dataframe(store.image_sources(image_id), hide_index=True, width="stretch")
@@ -270,6 +298,33 @@ def _labelling(store: Store, image: dict, who: str) -> None:
     flag_col.button("Flag", key="detail-flag-btn", shortcut="F", on_click=_quick_flag, args=(store, image_id, who))
     st.button("Undo my last change", key="detail-undo", shortcut="Ctrl+Z", icon=":material/undo:",
               on_click=undo, args=(store, who))
+
+
+def _tagging(store: Store, image_id: int, who: str) -> None:
+    """The image's tag for each attribute, as a select that tags it when changed.
+
+    A select's key holds the tag it was drawn with, so after an undo or another session's edit the
+    select is drawn afresh showing the stored tag rather than its stale widget state.
+    """
+    attributes = store.attributes()
+    if not attributes:
+        return
+    tags = store.image_tags(image_id)
+    st.markdown("**Tags**")
+    columns = st.columns(min(len(attributes), 3))
+    for n, (name, allowed) in enumerate(attributes.items()):
+        current = tags.get(name, NO_TAG)
+        options = [NO_TAG, *allowed, *([current] if current not in [NO_TAG, *allowed] else [])]
+        key = f"tag-{image_id}-{name}-{current}"
+        columns[n % len(columns)].selectbox(name, options, index=options.index(current), key=key,
+                                            format_func=lambda v: v or "not tagged",
+                                            on_change=_tag_one, args=(store, image_id, name, key, who))
+
+
+def _tag_one(store: Store, image_id: int, name: str, key: str, who: str) -> None:
+    value = st.session_state.get(key) or None
+    if _edit(store.tag_images, [image_id], name, value, who):
+        flash(f"Cleared {name} on #{image_id}." if value is None else f"Tagged #{image_id} {name}: {value}.")
 
 
 def _metadata(image: dict) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from ..accounts import PermissionDenied
 from ..jobs import JobError, start_job
 from ..embed.weights import RESNET34_IMAGENET
 from ..store import Store
@@ -16,6 +17,7 @@ from ..train.fit import TrainParams
 from ..train.job import train_job  # noqa: F401  (registers the "train" job kind)
 from ..verify import load_rgb
 from .context import ANNOTATOR_KEY
+from .signin import refusal
 
 SIZES = [64, 96, 128, 160, 224]
 
@@ -62,7 +64,8 @@ def run_form(store: Store) -> None:
         size = cols[1].selectbox("Image size (px)", SIZES, index=0, key="train-size")
         seed = cols[2].number_input("Seed (split and training)", 0, 2**31 - 1, 0, key="train-seed")
         device = cols[3].selectbox("Device", ["auto", "cpu", "cuda"], key="train-device")
-        submitted = st.form_submit_button("Start training", type="primary")
+        why = refusal("train")
+        submitted = st.form_submit_button("Start training", type="primary", disabled=bool(why), help=why)
     if submitted:
         if arch == "linear" and not embedder:
             st.error("A linear head trains on embeddings: compute some on the Faces page first.")
@@ -73,7 +76,7 @@ def run_form(store: Store) -> None:
             start_job(store, "train", {**params.as_dict(), "actor": st.session_state.get(ANNOTATOR_KEY)},
                       st.session_state.get(ANNOTATOR_KEY))
             st.rerun()
-        except JobError as exc:
+        except (JobError, PermissionDenied) as exc:
             st.error(str(exc))
 
 

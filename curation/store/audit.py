@@ -1,0 +1,74 @@
+"""Bias-audit queries: the per-image frame `curation.clean.audit` works on, tag coverage, an image's tags.
+
+The audited images are the usable (status 'ok'), labelled ones. The truth is an image's current
+label, so a label corrected after a run counts as corrected. An image stored once but found at
+several sources is described by one of them: a web source (with a provider) before a local file,
+then the earliest.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .edits import EditError
+
+#: Columns of the audit frame before the attribute columns; an attribute may not take one of these names.
+AUDIT_BASE_COLUMNS = ("image_id", "label", "predicted", "provider", "domain", "query")
+
+#: The host of a URL (after any user:password@), lower-cased; NULL for a path or anything else.
+DOMAIN_SQL = "nullif(lower(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)', 1)), '')"
+
+AUDITED = "i.status = 'ok' AND i.label IS NOT NULL"
+
+
+def quoted(name: str) -> str:
+    """`name` as a SQL identifier (attribute names are typed by users)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class AuditQueries:
+    def audit_frame(self, run_id: int | None) -> pd.DataFrame:
+        """One row per usable labelled image: image_id, label, predicted (the run's validation-split
+        prediction, None where the image was not validated or no run is given), provider, domain (the
+        source URL's host), query, and one column per defined attribute (the tag, or None)."""
+        names = self.attribute_names()
+        clash = sorted(set(names) & set(AUDIT_BASE_COLUMNS))
+        if clash:
+            raise EditError(f"An attribute may not be called {', '.join(clash)}: rename it to audit it.")
+        pivots = "".join(f", max(value) FILTER (WHERE name = ?) AS {quoted(name)}" for name in names)
+        columns = "".join(f", t.{quoted(name)}" for name in names)
+        frame = self.query_df(
+            f"""
+            WITH source AS (
+                SELECT DISTINCT ON (image_id) image_id, provider, query, {DOMAIN_SQL} AS domain
+                FROM sources ORDER BY image_id, provider IS NULL, added_at, source
+            ),
+            tags AS (SELECT image_id{pivots} FROM image_attributes GROUP BY image_id)
+            SELECT i.id AS image_id, i.label, p.predicted, s.provider, s.domain, s.query{columns}
+            FROM images i
+            LEFT JOIN source s ON s.image_id = i.id
+            LEFT JOIN predictions p ON p.image_id = i.id AND p.run_id = ? AND p.split = 'val'
+            LEFT JOIN tags t ON t.image_id = i.id
+            WHERE {AUDITED} ORDER BY i.id
+            """, [*names, run_id])
+        text = [c for c in frame.columns if c != "image_id"]
+        frame[text] = frame[text].astype(object).where(frame[text].notna(), None)
+        return frame
+
+    def tag_coverage(self) -> pd.DataFrame:
+        """Per defined attribute: how many of the usable labelled images carry a tag (`tagged`), of `images`."""
+        return self.query_df(
+            f"""
+            SELECT a.name AS attribute, count(t.image_id) AS tagged,
+                   (SELECT count(*) FROM images i WHERE {AUDITED}) AS images
+            FROM attributes a
+            LEFT JOIN (SELECT t.image_id, t.name FROM image_attributes t JOIN images i ON i.id = t.image_id
+                       WHERE t.value IS NOT NULL AND {AUDITED}) t ON t.name = a.name
+            GROUP BY a.name ORDER BY a.name
+            """)
+
+    def image_tags(self, image_id: int) -> dict[str, str]:
+        """The attribute values set on one image, by attribute name."""
+        return dict(self.query(
+            "SELECT name, value FROM image_attributes WHERE image_id = ? AND value IS NOT NULL ORDER BY name",
+            [int(image_id)]))

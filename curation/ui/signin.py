@@ -1,0 +1,86 @@
+"""Team mode in the app: the sign-in gate, who is signed in, and what their role lets them press.
+
+The session token lives in `st.session_state` only (one per project), so a reload of the page,
+which starts a new Streamlit session, signs you out. Keeping it in the URL (`?s=`) would survive a
+reload, but would also put a live session into browser history, bookmarks, shared links,
+screenshots and proxy logs, and Streamlit gives a page no HttpOnly cookie to keep it in instead;
+signing in again after a reload is the smaller cost. On the server a session ends after 12 hours,
+on sign-out, and when an admin deactivates the user.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..accounts import PermissionDenied, Principal, check
+from ..store import SignInFailed, Store
+from .text import md_text
+
+TOKENS_KEY = "session-tokens"
+PRINCIPAL_KEY = "principal"
+
+
+def require_user(store: Store) -> Principal | None:
+    """In team mode the signed-in user, shown in the sidebar with Sign out, or else the sign-in form
+    and a stop, before the page draws anything; None in single-user mode, where nobody signs in."""
+    if not store.team_mode():
+        st.session_state.pop(PRINCIPAL_KEY, None)
+        return None
+    principal = store.principal_for(_tokens().get(str(store.project.root)))
+    if principal is None:
+        st.session_state.pop(PRINCIPAL_KEY, None)
+        sign_in_form(store)
+        st.stop()
+    st.session_state[PRINCIPAL_KEY] = principal
+    signed_in_sidebar(store, principal)
+    return principal
+
+
+def signed_in() -> Principal | None:
+    """The user this run acts for in team mode (set by `require_user`); None in single-user mode."""
+    return st.session_state.get(PRINCIPAL_KEY)
+
+
+def refusal(action: str) -> str | None:
+    """Why the signed-in user may not do `action` (the sentence the store would raise), or None when
+    they may; widgets pass it as `disabled=` and `help=`. Always None in single-user mode."""
+    principal = signed_in()
+    if principal is None:
+        return None
+    try:
+        check(principal, action)
+    except PermissionDenied as exc:
+        return str(exc)
+    return None
+
+
+def sign_in_form(store: Store) -> None:
+    st.title("Sign in")
+    st.caption("This project is shared by a team: sign in with the user name and password an admin gave you.")
+    with st.form("sign-in", clear_on_submit=True):
+        name = st.text_input("User name", key="sign-in-name", autocomplete="username")
+        password = st.text_input("Password", type="password", key="sign-in-password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            _tokens()[str(store.project.root)] = store.sign_in(name, password)
+        except SignInFailed as exc:
+            st.error(str(exc))
+            return
+        st.rerun()
+
+
+def signed_in_sidebar(store: Store, principal: Principal) -> None:
+    with st.sidebar:
+        st.caption(f"Signed in as **{md_text(principal.name)}** · {principal.role}")
+        st.button("Sign out", key="sign-out", icon=":material/logout:", on_click=_sign_out, args=(store,))
+
+
+def _sign_out(store: Store) -> None:
+    store.sign_out(_tokens().pop(str(store.project.root), None))
+    st.session_state.pop(PRINCIPAL_KEY, None)
+
+
+def _tokens() -> dict[str, str]:
+    return st.session_state.setdefault(TOKENS_KEY, {})
