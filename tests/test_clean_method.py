@@ -117,3 +117,17 @@ def test_pairwise_distances_match_numpy():
     a, b = rng.normal(size=(5, 8)), rng.normal(size=(3, 8))
     expected = np.linalg.norm(a[:, None] - b[None], axis=2)
     assert np.allclose(pairwise_distances(a, b), expected, atol=1e-6)
+
+
+def test_neighbour_vote_relabels_an_image_among_another_class():
+    from curation.clean.method import neighbour_vote
+
+    rng = np.random.default_rng(6)
+    cats, _ = person(rng, 20)
+    dogs, _ = person(rng, 20)
+    labels = np.array(["cat"] * 20 + ["dog"] * 20, dtype=object)
+    labels[3] = "dog"  # a cat filed as a dog
+    faces = neighbour_vote(np.vstack([cats, dogs]), labels).faces
+    assert list(np.flatnonzero(faces["action"] == "relabel")) == [3]
+    assert faces["target_label"][3] == "cat" and faces["score"][3] >= 0.7
+    assert (faces["action"][np.arange(40) != 3] == "keep").all()

@@ -45,12 +45,12 @@ def store_of(root: Path):
     return cached_store(str(root))
 
 
-def wait_for_clean(root: Path) -> None:
+def wait_for_job(root: Path, kind: str, timeout: float = 300) -> None:
     store = store_of(root)
-    deadline = time.monotonic() + 120
-    while store.jobs("clean")[0].active and time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout
+    while store.jobs(kind)[0].active and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert store.jobs("clean")[0].status == "done", store.jobs("clean")[0].error
+    assert store.jobs(kind)[0].status == "done", store.jobs(kind)[0].error
 
 
 def label_of(root: Path, image_id: int) -> str:
@@ -63,7 +63,7 @@ def test_clean_then_accept_the_next_suggestion_then_undo(noisy_root):
     assert not at.exception
     assert any("No identity has been cleaned yet" in i.value for i in at.info)
     at.button(key="clean-run").click().run()
-    wait_for_clean(root)
+    wait_for_job(root, "clean")
     at.run()
     assert not at.exception and not at.error
     assert at.selectbox(key="clusters-identity").value == PERSON
@@ -79,7 +79,7 @@ def test_accept_all_sends_every_impostor_home(noisy_root):
     root, powell = noisy_root
     at = page()
     at.button(key="clean-run").click().run()
-    wait_for_clean(root)
+    wait_for_job(root, "clean")
     at.run()
     at.button(key="accept-all").click().run()
     assert [label_of(root, i) for i in powell] == ["Colin_Powell"] * 4
@@ -105,11 +105,7 @@ def test_map_lays_out_in_a_job_and_a_selection_becomes_a_grid(noisy_root):
     assert not at.exception
     assert any("No map of these 115 faces yet" in i.value for i in at.info)
     at.button(key="map-run").click().run()
-    store = store_of(root)
-    deadline = time.monotonic() + 300
-    while store.jobs("map")[0].active and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert store.jobs("map")[0].status == "done", store.jobs("map")[0].error
+    wait_for_job(root, "map")
     at.run()
     assert not at.exception and not at.error
     chart = at.get("plotly_chart")

@@ -251,7 +251,7 @@ def merges(vectors: np.ndarray, image_ids: np.ndarray, members: dict[str, np.nda
 
 
 NEIGHBOURS = 10
-MAJORITY = 0.6
+MAJORITY = 0.7
 
 
 def neighbour_vote(vectors: np.ndarray, labels, k: int = NEIGHBOURS) -> Cleaning:

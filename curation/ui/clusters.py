@@ -56,7 +56,7 @@ def choose_identity(store: Store) -> str | None:
         st.info("No identity has been cleaned yet: press Clean above.")
         return None
     st.dataframe(overview.drop(columns=["run_id"]), hide_index=True, key="identity-table",
-                 column_config={"label": "identity", "kept": "faces kept", "remove": "to remove",
+                 column_config={"label": "identity", "kept": "kept", "remove": "to remove",
                                 "relabel": "to relabel", "merge": "merges"})
     labels = list(cleaned["label"])
     todo = cleaned.set_index("label")[["remove", "relabel", "merge"]].sum(axis=1)
@@ -172,7 +172,8 @@ def identity_section(store: Store, label: str, who: str) -> None:
         next_up(store, next(open_rows.itertuples()), who)
         open_grid(store, open_rows, who)
     core = rows[rows["status"] == "kept"].sort_values("score")
-    st.subheader(f"The person: {len(core)} faces kept")
+    unit = "faces" if rows["face_id"].notna().any() else "images"
+    st.subheader(f"{'The person' if unit == 'faces' else 'The class'}: {len(core)} {unit} kept", anchor=False)
     if len(core):
         gallery(store, core, CORE_SHOWN)
     decided = rows[rows["status"].isin(["accepted", "rejected"])]
@@ -183,6 +184,6 @@ def identity_section(store: Store, label: str, who: str) -> None:
                 st.markdown(f"**{status.capitalize()}** ({len(part)})")
                 gallery(store, part)
     bystanders = rows[rows["status"] == "bystander"]
-    with st.expander(f"Other people in the person's photos ({len(bystanders)}): nothing to do"):
-        if len(bystanders):
+    if len(bystanders):
+        with st.expander(f"Other people in the person's photos ({len(bystanders)}): nothing to do"):
             gallery(store, bystanders)
