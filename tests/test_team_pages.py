@@ -150,3 +150,24 @@ def test_team_mode_is_switched_on_from_the_team_page(project_copy, monkeypatch):
     assert_sign_in_form_only(at)
     sign_in(at, "boss", "boss password")
     assert "Team mode is on" in at.success[-1].value
+
+
+def test_signed_in_review_sends_pictures_inline_and_registers_no_media(team_project):
+    at = sign_in(on_page("app_pages/review.py"), "ann", PASSWORD)
+    assert not at.exception and not at.error
+    pictures = [h.value for h in at.get("html") if "<img" in h.value]
+    assert len(pictures) == 48
+    assert all('src="data:image/jpeg;base64,' in body and "/media/" not in body for body in pictures)
+    assert not at.get("image"), "no st.image: it would put the picture behind a /media/ URL"
+    first = next(c.key for c in at.checkbox if c.key and c.key.startswith("sel-"))
+    at.button(key=f"open-{first.split('-')[1]}").click().run()
+    assert not at.exception and not at.get("image")
+    assert [h.value.count("data:image/jpeg;base64,") for h in at.get("html") if "<img" in h.value] == [1]
+
+
+def test_single_user_review_keeps_st_image(project_copy, monkeypatch):
+    monkeypatch.setenv("CURATION_PROJECT", str(project_copy))
+    at = on_page("app_pages/review.py", who="tester")
+    assert not at.exception
+    assert len(at.get("image")) == 48
+    assert not [h for h in at.get("html") if "<img" in h.value]

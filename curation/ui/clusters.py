@@ -18,6 +18,7 @@ from ..jobs import JobError, start_job
 from ..store import Store
 from .review import flash, show_flash, undo
 from .jobs import job_status
+from .pictures import show_gallery, show_picture
 from .signin import refusal
 from .text import md_text
 
@@ -99,7 +100,8 @@ def next_up(store: Store, row, who: str) -> None:
     with st.container(border=True):
         st.markdown("**Next suggestion** · Y accepts, N rejects, Ctrl+Z undoes")
         left, right = st.columns([1, 3], vertical_alignment="center")
-        left.image(picture(store, row), width=160)
+        with left:
+            show_picture(store, picture(store, row), width=160, alt=f"image #{row.image_id}")
         with right:
             st.subheader(verdict_text(row), anchor=False)
             st.caption(f"Image #{row.image_id}, labelled {md_text(row.image_label or 'nothing')}; "
@@ -127,7 +129,7 @@ def open_grid(store: Store, rows: pd.DataFrame, who: str) -> None:
     for start in range(0, len(records), GRID_COLUMNS):
         for column, row in zip(st.columns(GRID_COLUMNS), records[start:start + GRID_COLUMNS]):
             with column.container(border=True):
-                st.image(picture(store, row), width="stretch")
+                show_picture(store, picture(store, row), alt=f"image #{row.image_id}")
                 st.caption(md_text(verdict_text(row)))
                 yes, no = st.columns(2)
                 yes.button("", key=f"accept-{row.id}", icon=":material/check:", help=why or "Accept",
@@ -138,8 +140,8 @@ def open_grid(store: Store, rows: pd.DataFrame, who: str) -> None:
 
 def gallery(store: Store, rows: pd.DataFrame, limit: int | None = None) -> None:
     shown = rows if limit is None else rows.head(limit)
-    st.image([picture(store, row) for row in shown.itertuples()], width=96,
-             caption=[verdict_text(row) if row.status != "kept" else f"{row.score:.2f}" for row in shown.itertuples()])
+    show_gallery(store, [picture(store, row) for row in shown.itertuples()],
+                 [verdict_text(row) if row.status != "kept" else f"{row.score:.2f}" for row in shown.itertuples()], 96)
     if limit is not None and len(rows) > limit:
         st.caption(f"The {limit} weakest of {len(rows)} are shown.")
 

@@ -16,6 +16,7 @@ from ..flags import FLAG_KINDS, USER_FLAG_KINDS, flag_title
 from ..store import EditError, GridItem, ReviewFilter, Store
 from ..verify import load_rgb, reason_title
 from .face_boxes import with_faces
+from .pictures import show_picture
 from .text import md_text
 
 PAGE_KEY = "review_page"
@@ -192,7 +193,7 @@ def grid(store: Store, items: list[GridItem], notes: dict[int, str] | None = Non
 def cell(store: Store, item: GridItem, note: str | None = None) -> None:
     with st.container(border=True):
         if item.status == "ok":
-            st.image(str(store.project.thumb_path(item.sha256)), width="stretch")
+            show_picture(store, store.project.thumb_path(item.sha256), alt=f"#{item.id}")
         else:
             st.markdown(f":material/broken_image: **{md_text(reason_title(item.reason))}**")
         st.markdown(f"**{md_text(item.label or 'unlabelled')}** · #{item.id}  \n{badges(item)}")
@@ -270,7 +271,7 @@ def _picture(store: Store, image: dict) -> None:
         return
     path = store.project.original_path(image["sha256"], image["ext"])
     picture, faces_line = with_faces(store, image, load_rgb(path, max_side=1024))
-    st.image(picture, width="stretch")
+    show_picture(store, picture, alt=f"#{image['id']}")
     st.caption(faces_line)
 
 

@@ -17,6 +17,7 @@ from ..train.fit import TrainParams
 from ..train.job import train_job  # noqa: F401  (registers the "train" job kind)
 from ..verify import load_rgb
 from .context import ANNOTATOR_KEY
+from .pictures import show_gallery
 from .signin import refusal
 
 SIZES = [64, 96, 128, 160, 224]
@@ -87,8 +88,8 @@ def augmentation_preview(store: Store, rows, size: int) -> None:
     images = [load_rgb(store.project.original_path(sha, ext), max_side=2 * size)
               for sha, ext in zip(sample["sha256"], sample["ext"])]
     tiles = preview(images, size, per_image=4)
-    st.image([t.permute(1, 2, 0).numpy() for t in tiles], width=size * 2,
-             caption=[label for label in sample["label"] for _ in range(4)])
+    show_gallery(store, [t.permute(1, 2, 0).numpy() for t in tiles],
+                 [label for label in sample["label"] for _ in range(4)], size * 2)
 
 
 def curves(store: Store, run_id: int) -> None:

@@ -7,7 +7,9 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
+from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 
 from curation.accounts import PermissionDenied
 from curation.jobs import start_job
@@ -43,6 +45,16 @@ def team_project(root: Path, annotators: tuple[str, ...] = ("ann",)) -> list[int
             store.add_user(name, "annotator", PASSWORD, "cli")
         store.set_team_mode(True, "cli")
         return [r[0] for r in store.query("SELECT id FROM images WHERE status = 'ok' ORDER BY id LIMIT 3")]
+    finally:
+        store.close()
+
+
+def first_thumbnail(root: Path) -> Path:
+    """The thumbnail of the first usable image: the first one the Review grid shows."""
+    store = open_store(root)
+    try:
+        sha = store.query("SELECT sha256 FROM images WHERE status = 'ok' ORDER BY id LIMIT 1")[0][0]
+        return store.project.thumb_path(sha)
     finally:
         store.close()
 
@@ -193,3 +205,32 @@ def test_two_annotators_relabel_the_same_images_at_once(project_copy, browser, t
     for name, texts in shown.items():
         assert [label in text for label, text in zip(latest, texts)] == [True] * 3, (name, texts, latest)
     assert shown["ann"] == shown["bea"]
+
+
+def media_url(url: str, thumb: Path) -> str:
+    """The /media/ URL st.image gives a thumbnail: Streamlit names a file by its bytes' hash."""
+    return f"{url}/media/{_calculate_file_id(thumb.read_bytes(), 'image/jpeg')}.jpg"
+
+
+def test_pictures_reach_only_the_signed_in_session(project_copy, page, tmp_path):
+    thumb = first_thumbnail(project_copy)
+    # single-user mode keeps st.image: the guessed URL is the one it serves (so a 404 below means something)
+    with served(project_copy, tmp_path / "single.log") as url:
+        page.goto(f"{url}/review?who=tester")
+        wait_for_app(page)
+        page.locator("[data-testid='stImage'] img").first.wait_for()
+        guessed = media_url(url, thumb)
+        assert guessed in page.locator("img").evaluate_all("els => els.map(e => e.getAttribute('src'))")
+        assert httpx.get(guessed).status_code == 200
+
+    team_project(project_copy)
+    with served(project_copy, tmp_path / "serve.log") as url:
+        sign_in(page, url, "review", "ann")
+        grid = page.locator("[data-testid='stMain'] [data-testid='stHtml'] img")
+        sources = grid.evaluate_all("els => els.map(e => e.getAttribute('src'))")
+        assert len(sources) == 48 and all(s.startswith("data:image/jpeg;base64,") for s in sources)
+        assert grid.first.evaluate("e => e.complete && e.naturalWidth > 0")
+        assert page.locator("img[src*='/media/']").count() == 0
+        screenshot(page, "team-review-grid")
+        response = httpx.get(media_url(url, thumb))
+        assert response.status_code == 404 and not response.content.startswith(b"\xff\xd8")
