@@ -127,7 +127,7 @@ def follow_job(store, job_id: int, unit: str):
             bar.set_description_str(job.message or "", refresh=True)
             time.sleep(0.5)
     except KeyboardInterrupt:
-        store.request_cancel(job_id)
+        store.request_cancel(job_id, "cli")
         while (job := store.job(job_id)).active:
             time.sleep(0.5)
     bar.close()

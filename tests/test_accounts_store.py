@@ -267,6 +267,17 @@ def test_jobs_are_refused_by_their_kind(team, monkeypatch, kind):
     assert {job.created_by for job in team.jobs(kind)} == {ACTORS[r] for r in RANK[RANK.index(JOB_ROLES[kind]):]}
 
 
+def test_only_who_may_start_a_kind_may_cancel_it(team):
+    job_id = team.create_job("train", {}, "rev")
+    with pytest.raises(PermissionDenied, match="ann may not train"):
+        team.request_cancel(job_id, "ann")
+    with pytest.raises(PermissionDenied, match="sign in"):
+        team.request_cancel(job_id)
+    assert team.job(job_id).status == "running"
+    team.request_cancel(job_id, "rev")
+    assert team.job(job_id).status == "cancelling"
+
+
 def test_single_user_mode_starts_jobs_with_or_without_an_actor(project, monkeypatch):
     monkeypatch.setitem(jobs.JOB_KINDS, "ingest", lambda ctx: ("ran", False))
     assert project.job(jobs.start_job(project, "ingest", {}, "ada", wait=True)).status == "done"

@@ -46,7 +46,11 @@ class JobQueries:
             cur.execute("UPDATE jobs SET done = ?, total = ?, message = coalesce(?, message) WHERE id = ?",
                         [done, total, message, job_id])
 
-    def request_cancel(self, job_id: int) -> None:
+    def request_cancel(self, job_id: int, actor: str | None = None) -> None:
+        """Ask a running job to stop; who may is who may start its kind (in team mode, an actor is needed)."""
+        job = self.job(job_id)
+        if job is not None and (actor is not None or self.team_mode()):
+            self.require(actor, job.kind)
         with self.transaction() as cur:
             cur.execute("UPDATE jobs SET status = 'cancelling' WHERE id = ? AND status = 'running'", [job_id])
 
