@@ -16,25 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from curation.clean import audit
 from curation.ui.audit import tables_zip
+from apptest import app, assert_clean, cached
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def app(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / page), default_timeout=60)
-    at.query_params["who"] = "tester"
-    return at.run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def cached(root: Path):
-    from curation.ui.context import cached_store
-
-    return cached_store(str(root))
 
 
 def progress_texts(at: AppTest) -> list[str]:

@@ -7,11 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from curation.store import open_store
+from apptest import app, cached
 
-ROOT = Path(__file__).resolve().parents[1]
 PERSON = "George_W_Bush"
 ESCAPED = PERSON.replace("_", "\\_")  # as Markdown shows it
 
@@ -33,20 +32,8 @@ def noisy_root(lfw_project, tmp_path, monkeypatch):
     cached_store.clear()
 
 
-def page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app_pages/clusters.py"), default_timeout=60)
-    at.query_params["who"] = "ada"
-    return at.run()
-
-
-def store_of(root: Path):
-    from curation.ui.context import cached_store
-
-    return cached_store(str(root))
-
-
 def wait_for_job(root: Path, kind: str, timeout: float = 300) -> None:
-    store = store_of(root)
+    store = cached(root)
     deadline = time.monotonic() + timeout
     while store.jobs(kind)[0].active and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -54,12 +41,12 @@ def wait_for_job(root: Path, kind: str, timeout: float = 300) -> None:
 
 
 def label_of(root: Path, image_id: int) -> str:
-    return store_of(root).query("SELECT label FROM images WHERE id = ?", [image_id])[0][0]
+    return cached(root).query("SELECT label FROM images WHERE id = ?", [image_id])[0][0]
 
 
 def test_clean_then_accept_the_next_suggestion_then_undo(noisy_root):
     root, powell = noisy_root
-    at = page()
+    at = app("app_pages/clusters.py", "ada")
     assert not at.exception
     assert any("No identity has been cleaned yet" in i.value for i in at.info)
     at.button(key="clean-run").click().run()
@@ -77,7 +64,7 @@ def test_clean_then_accept_the_next_suggestion_then_undo(noisy_root):
 
 def test_accept_all_sends_every_impostor_home(noisy_root):
     root, powell = noisy_root
-    at = page()
+    at = app("app_pages/clusters.py", "ada")
     at.button(key="clean-run").click().run()
     wait_for_job(root, "clean")
     at.run()
@@ -88,20 +75,14 @@ def test_accept_all_sends_every_impostor_home(noisy_root):
 
 def test_without_embeddings_the_page_says_where_to_go(project, monkeypatch):
     monkeypatch.setenv("CURATION_PROJECT", str(project.project.root))
-    at = page()
+    at = app("app_pages/clusters.py", "ada")
     assert not at.exception
     assert any("Faces page" in i.value for i in at.info)
 
 
-def map_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app_pages/map.py"), default_timeout=60)
-    at.query_params["who"] = "ada"
-    return at.run()
-
-
 def test_map_lays_out_in_a_job_and_a_selection_becomes_a_grid(noisy_root):
     root, powell = noisy_root
-    at = map_page()
+    at = app("app_pages/map.py", "ada")
     assert not at.exception
     assert any("No map of these 115 faces yet" in i.value for i in at.info)
     at.button(key="map-run").click().run()

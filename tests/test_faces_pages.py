@@ -15,25 +15,8 @@ from curation.ingest import ingest
 from curation.store import init_project
 from curation.ui.face_boxes import BOX_COLOUR, with_faces
 from curation.verify import load_rgb
+from apptest import app, assert_clean, cached
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def app(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / page), default_timeout=60)
-    at.query_params["who"] = "tester"
-    return at.run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def cached(root: Path):
-    from curation.ui.context import cached_store
-
-    return cached_store(str(root))
 
 
 def wait_for(root: Path, kind: str, timeout: float = 120):

@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 from curation.gather import GatherRequest, QuerySpec, gather
 from curation.store import init_project
 from fakeserver import FAILURES
+from apptest import ROOT, cached
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def app(page: str = "app_pages/gather.py") -> AppTest:
@@ -28,12 +28,6 @@ def project(tmp_path, monkeypatch) -> Path:
     init_project(root).close()
     monkeypatch.setenv("CURATION_PROJECT", str(root))
     return root
-
-
-def cached(root: Path):
-    from curation.ui.context import cached_store
-
-    return cached_store(str(root))
 
 
 def wait_for_gather(root: Path, timeout: float = 60):

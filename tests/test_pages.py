@@ -9,33 +9,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from curation.store import init_project
+from apptest import ROOT, app, assert_clean, cached
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "images"
-
-
-def app(page: str, who: str | None = "tester") -> AppTest:
-    at = AppTest.from_file(str(ROOT / page), default_timeout=60)
-    if who:
-        at.query_params["who"] = who
-    return at.run()
 
 
 @pytest.fixture
 def project(project_copy, monkeypatch) -> Path:
     monkeypatch.setenv("CURATION_PROJECT", str(project_copy))
     return project_copy
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def cached(root: Path):
-    from curation.ui.context import cached_store
-
-    return cached_store(str(root))
 
 
 def test_home_without_a_project_offers_to_create_one(tmp_path, monkeypatch):
