@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from curation.ui.context import project_root, require_store
+from curation.ui.context import open_project_store, project_root
 from curation.ui.home import add_images, label_chart, pipeline, project_picker, recent_activity
 from curation.ui.text import md_text
 
 root = project_root()
-store = require_store() if root else None
+store = open_project_store()
 st.title("Curation Studio")
 project_picker(root)
 if store is not None:

@@ -32,6 +32,17 @@ def test_home_without_a_project_offers_to_create_one(tmp_path, monkeypatch):
     assert "Add images" in at.info[0].value
 
 
+def test_home_with_a_project_that_cannot_be_opened_still_offers_another(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATION_PROJECT", str(tmp_path / "gone"))
+    at = app("app_pages/home.py")
+    assert not at.exception
+    assert "No project at" in at.error[0].value
+    at.text_input(key="project-path").set_value(str(tmp_path / "fresh")).run()
+    at.button(key="create-project").click().run()
+    assert (tmp_path / "fresh" / "project.duckdb").is_file()
+    assert not at.error
+
+
 def test_home_shows_the_pipeline_and_the_next_step(project):
     at = app("app_pages/home.py")
     assert_clean(at)

@@ -35,15 +35,26 @@ def use_project(root: str) -> Store:
 def require_store() -> Store:
     """The session's store, or a message pointing at the home page and a stop; in team mode also a
     signed-in user (else the sign-in form and a stop), who is then the annotator of every change."""
-    root = project_root()
-    if not root:
+    if not project_root():
         st.info("No project is open: open or create one on the Home page.")
         st.stop()
+    store = open_project_store()
+    if store is None:
+        st.stop()
+    return store
+
+
+def open_project_store() -> Store | None:
+    """The session's project behind the sign-in gate; None, with the error shown, when there is no
+    project or it cannot be opened (Home still offers to open another)."""
+    root = project_root()
+    if not root:
+        return None
     try:
         store = use_project(root)
     except ProjectError as exc:
         st.error(str(exc))
-        st.stop()
+        return None
     principal = require_user(store)
     if principal is not None:
         st.session_state[ANNOTATOR_KEY] = principal.name
