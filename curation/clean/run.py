@@ -88,7 +88,8 @@ def clean_project(store, model: str, label: str | None = None, actor: str = ACTO
     labels, image_ids = units["label"].to_numpy(dtype=object), units["image_id"].to_numpy()
     same_person, source = same_person_distance(model, vectors, labels)
     progress and progress(0, 3, "Cleaning every identity")
-    attributes = units.filter(like="attr:").to_numpy(dtype=object) if units.filter(like="attr:").shape[1] else None
+    tagged = units.filter(like="attr:")
+    attributes = tagged.to_numpy(dtype=object) if tagged.shape[1] else None
     result = (clean_labels(vectors, image_ids, labels, same_person, attributes) if embedder.subject == "face"
               else neighbour_vote(vectors, labels))
     progress and progress(1, 3, "Looking for the same face under two names")
