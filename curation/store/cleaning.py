@@ -32,19 +32,12 @@ class CleaningQueries:
                       "JOIN faces f ON f.id = e.face_id WHERE e.model = ?")
         else:
             source = "SELECT NULL::BIGINT AS face_id, e.image_id, e.vector FROM image_embeddings e WHERE e.model = ?"
-        cur = self.cursor()
-        try:
-            table = cur.sql(
-                f"SELECT u.face_id, u.image_id, i.label, u.vector FROM ({source}) u JOIN images i ON i.id = u.image_id "
-                "WHERE i.status = 'ok' AND i.label IS NOT NULL AND NOT EXISTS (SELECT 1 FROM flags g WHERE "
-                "g.image_id = i.id AND g.active AND g.kind IN (SELECT unnest(?))) ORDER BY u.image_id, u.face_id",
-                params=[model, list(UNFIT_FLAGS)]).to_arrow_table()
-        finally:
-            cur.close()
-        vectors = table.column("vector").combine_chunks()
-        matrix = vectors.values.to_numpy().reshape(len(vectors), -1) if len(vectors) else np.zeros((0, 0))
-        units = table.drop(["vector"]).to_pandas()
-        return self.with_attributes(units), matrix.astype(np.float32, copy=False)
+        units, matrix = self.rows_with_vectors(
+            f"SELECT u.face_id, u.image_id, i.label, u.vector FROM ({source}) u JOIN images i ON i.id = u.image_id "
+            "WHERE i.status = 'ok' AND i.label IS NOT NULL AND NOT EXISTS (SELECT 1 FROM flags g WHERE "
+            "g.image_id = i.id AND g.active AND g.kind IN (SELECT unnest(?))) ORDER BY u.image_id, u.face_id",
+            [model, list(UNFIT_FLAGS)])
+        return self.with_attributes(units), matrix
 
     def with_attributes(self, units: pd.DataFrame) -> pd.DataFrame:
         """`units` with one column per defined attribute: each image's value, or None."""

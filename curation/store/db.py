@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import duckdb
+import numpy as np
+import pandas as pd
 
 from ..project import Project, ProjectError
 from .schema import migrate
@@ -83,6 +85,18 @@ class Database:
             return cur.execute(sql, params or []).df()
         finally:
             cur.close()
+
+    def rows_with_vectors(self, sql: str, params=None) -> tuple[pd.DataFrame, np.ndarray]:
+        """A query with a `vector` column: the other columns as a DataFrame and the vectors as one
+        float32 matrix, rows in the same order (read through Arrow: no Python list per vector)."""
+        cur = self._con.cursor()
+        try:
+            table = cur.sql(sql, params=params or []).to_arrow_table()
+        finally:
+            cur.close()
+        vectors = table.column("vector").combine_chunks()
+        matrix = vectors.values.to_numpy().reshape(len(vectors), -1) if len(vectors) else np.zeros((0, 0))
+        return table.drop(["vector"]).to_pandas(), matrix.astype(np.float32, copy=False)
 
     def close(self) -> None:
         self._con.close()

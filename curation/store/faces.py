@@ -95,17 +95,10 @@ class FaceQueries:
     def face_vectors(self, model: str) -> tuple[pd.DataFrame, np.ndarray]:
         """Every face with a `model` vector (face_id, image_id, face, box, image size, label) and the
         vectors as one float32 matrix, rows in the same order."""
-        cur = self.cursor()
-        try:
-            table = cur.sql(
-                "SELECT f.id AS face_id, f.image_id, f.face, f.x1, f.y1, f.x2, f.y2, i.width, i.height, i.label, "
-                "e.vector FROM face_embeddings e JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id "
-                "WHERE e.model = ? ORDER BY f.id", params=[model]).to_arrow_table()
-        finally:
-            cur.close()
-        vectors = table.column("vector").combine_chunks()
-        matrix = vectors.values.to_numpy().reshape(len(vectors), -1) if len(vectors) else np.zeros((0, 0), np.float32)
-        return table.drop(["vector"]).to_pandas(), matrix.astype(np.float32, copy=False)
+        return self.rows_with_vectors(
+            "SELECT f.id AS face_id, f.image_id, f.face, f.x1, f.y1, f.x2, f.y2, i.width, i.height, i.label, "
+            "e.vector FROM face_embeddings e JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id "
+            "WHERE e.model = ? ORDER BY f.id", [model])
 
     def export_embeddings(self, model: str | None = None) -> pd.DataFrame:
         """DESIGN.md's embeddings export: one row per source and face (or whole image) and model."""

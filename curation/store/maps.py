@@ -17,10 +17,8 @@ class MapQueries:
         """key (face or image id), image_id, label, chip, sha256, verdict (the latest cleaning's action
         and status, e.g. "relabel (open)"; "not cleaned"), flags (active kinds); and the vectors."""
         face_key = "s.face_id = u.key" if subject == "face" else "s.face_id IS NULL AND s.image_id = u.key"
-        cur = self.cursor()
-        try:
-            table = cur.sql(
-                f"""
+        points, matrix = self.rows_with_vectors(
+            f"""
                 WITH u AS ({FACE_UNITS if subject == "face" else IMAGE_UNITS}),
                 latest AS (SELECT label, max(run_id) AS run_id FROM suggestions GROUP BY label),
                 verdicts AS (
@@ -37,11 +35,6 @@ class MapQueries:
                 LEFT JOIN verdicts s ON {face_key} AND s.image_id = u.image_id
                 LEFT JOIN flagged g ON g.image_id = u.image_id
                 WHERE i.status = 'ok' ORDER BY u.key
-                """, params=[model]).to_arrow_table()
-        finally:
-            cur.close()
-        vectors = table.column("vector").combine_chunks()
-        matrix = vectors.values.to_numpy().reshape(len(vectors), -1) if len(vectors) else np.zeros((0, 0))
-        points = table.drop(["vector"]).to_pandas()
+            """, [model])
         points["label"] = points["label"].fillna("(unlabelled)")
-        return points, matrix.astype(np.float32, copy=False)
+        return points, matrix
