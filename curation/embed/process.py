@@ -17,7 +17,7 @@ import sys
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -69,6 +69,21 @@ def worker_messages(module: str, args: list[str], log: Path) -> Iterator[Iterato
             proc.terminate()
         proc.wait()
         proc.stdout.close()
+
+
+def follow_worker(module: str, args: list[str], log: Path, record: Callable[[dict], int], done: int, total: int,
+                  progress: Callable[[int, int], None] | None = None,
+                  cancelled: Callable[[], bool] | None = None) -> bool:
+    """Run a worker and `record` each part it reports as it arrives (`record` returns how many units
+    the part covers, for the progress); stop it when `cancelled` says so. True when cancelled."""
+    with worker_messages(module, args, log) as messages:
+        for message in messages:
+            done += record(message)
+            if progress:
+                progress(done, total)
+            if cancelled and cancelled():
+                return True
+    return False
 
 
 def _messages(proc: subprocess.Popen, log: Path) -> Iterator[dict]:

@@ -17,7 +17,7 @@ import pandas as pd
 from ..jobs import JobContext, job_kind
 from ..project import Project
 from .base import get_embedder
-from .process import work_folder, worker_messages
+from .process import follow_worker, work_folder
 
 Progress = Callable[[int, int], None]
 
@@ -74,15 +74,12 @@ def embed_project(store, model: str, device: str = "auto", batch_size: int = 64,
         args = [model, str(snapshot), str(work), "--device", device, "--batch-size", str(batch_size)]
         args += ["--workers", str(workers)] if workers is not None else []
         args += ["--weights", str(weights)] if weights else []
-        with worker_messages("curation.embed.worker", args, work / "worker.log") as messages:
-            for message in messages:
-                summary.embedded += store.record_embeddings(model, embedder.subject, Path(message["part"]))
-                done += message["vectors"]
-                if progress:
-                    progress(done, total)
-                if cancelled and cancelled():
-                    summary.cancelled = True
-                    break
+        def record(message: dict) -> int:
+            summary.embedded += store.record_embeddings(model, embedder.subject, Path(message["part"]))
+            return message["vectors"]
+
+        summary.cancelled = follow_worker("curation.embed.worker", args, work / "worker.log", record, done, total,
+                                          progress, cancelled)
     return summary
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..embed.process import work_folder, worker_messages
+from ..embed.process import follow_worker, work_folder
 from ..jobs import JobContext, job_kind
 from ..project import Project
 
@@ -60,24 +60,20 @@ def detect_faces(store, device: str = "auto", batch_size: int = 16, workers: int
         args = [str(store.project.root), str(snapshot), str(work), "--device", device, "--batch-size", str(batch_size)]
         if workers is not None:
             args += ["--workers", str(workers)]
-        with worker_messages("curation.faces.worker", args, work / "worker.log") as messages:
-            for message in messages:
-                record_part(store, message, summary)
-                done += message["images"]
-                if progress:
-                    progress(done, total)
-                if cancelled and cancelled():
-                    summary.cancelled = True
-                    break
+        summary.cancelled = follow_worker("curation.faces.worker", args, work / "worker.log",
+                                          lambda message: record_part(store, message, summary), done, total,
+                                          progress, cancelled)
     return summary
 
 
-def record_part(store, message: dict, summary: DetectSummary) -> None:
+def record_part(store, message: dict, summary: DetectSummary) -> int:
+    """Record one part of the worker's output into the store and the summary; the images it covers."""
     summary.faces += store.record_scans(Path(message["scans"]), Path(message["faces"]), DETECTOR)
     found = pq.read_table(message["scans"], columns=["faces"]).column("faces").to_pylist()
     summary.searched += len(found)
     summary.no_face += found.count(0)
     summary.failed += found.count(None)
+    return message["images"]
 
 
 @job_kind("detect")
