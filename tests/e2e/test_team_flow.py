@@ -227,6 +227,7 @@ def test_pictures_reach_only_the_signed_in_session(project_copy, page, tmp_path)
     with served(project_copy, tmp_path / "serve.log") as url:
         sign_in(page, url, "review", "ann")
         grid = page.locator("[data-testid='stMain'] [data-testid='stHtml'] img")
+        grid.nth(47).wait_for()  # the sign-in rerun may still be drawing the grid
         sources = grid.evaluate_all("els => els.map(e => e.getAttribute('src'))")
         assert len(sources) == 48 and all(s.startswith("data:image/jpeg;base64,") for s in sources)
         assert grid.first.evaluate("e => e.complete && e.naturalWidth > 0")
