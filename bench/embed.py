@@ -22,7 +22,8 @@ import torch
 from PIL import Image
 
 from curation.embed.dlib_resnet import MODEL_FILE, load_face_net
-from curation.embed.inference import DeviceUnavailable, autocast, default_loader_workers, prepare, resolve_device
+from curation.device import DeviceUnavailable, resolve_device
+from curation.embed.inference import autocast, default_loader_workers, prepare
 from curation.embed.weights import packaged_dlib_model
 from curation.faces.detect import Detector, ScanTask, by_detection_size, scan_loader
 

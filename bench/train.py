@@ -24,7 +24,8 @@ from curation.store import init_project
 from curation.synth import class_image
 from curation.train.dataset import stratified_split
 from curation.train.evaluate import matrix_from_counts, per_class
-from curation.train.fit import TrainParams, fit_linear, fit_resnet34
+from curation.jobs.kinds import TrainParams
+from curation.train.fit import fit_linear, fit_resnet34
 
 TARGET_CELL_S = 1.0
 

@@ -343,6 +343,14 @@ def ingest(
     return summary
 
 
+def run_ingest(ctx) -> tuple[str, bool]:
+    """The "ingest" job (curation.jobs.kinds)."""
+    params = ctx.params
+    summary = ingest(ctx.store, params.paths, labels_from_folders=params.labels_from_folders, progress=ctx.progress,
+                     cancelled=ctx.cancelled, workers=params.workers)
+    return summary.line(), summary.cancelled
+
+
 def stop_worker(outcomes) -> None:
     """Stop the worker process now, whether the ingest ended, was cancelled or failed mid-chunk."""
     close = getattr(outcomes, "close", None)

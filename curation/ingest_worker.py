@@ -1,23 +1,24 @@
 """The ingest's worker process: verifies, hashes and thumbnails files in parallel.
 
-Run as `python -m curation.ingest_worker ROOT WORKERS`, with one JSON task per line on stdin; it
-writes one JSON outcome per line to stdout, in task order. Being its own process gives the pool
-a clean `__main__`: inside Streamlit the page script is `__main__`, and spawned pool workers
-would run it again. It is also the worker process DESIGN.md asks heavy work to run in.
+Run as `python -m curation.ingest_worker ROOT WORKERS TASKS` (curation.jobs.worker's protocol):
+TASKS is a file of JSON tasks, one a line; it reports one JSON outcome per line on stdout, in task
+order. Being its own process gives the pool a clean `__main__`: inside Streamlit the page script is
+`__main__`, and spawned pool workers would run it again.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
-import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from functools import partial
+from pathlib import Path
 from typing import Iterator
 
 from .ingest import FileOutcome, FileTask, process_file
+from .jobs.worker import emit, work_folder, worker_messages
 
 
 def pool_context():
@@ -29,32 +30,28 @@ def pool_context():
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def run(root: str, workers: int) -> None:
-    tasks = [FileTask(**json.loads(line)) for line in sys.stdin]
+def run(root: str, workers: int, tasks_file: str) -> None:
+    with open(tasks_file) as lines:
+        tasks = [FileTask(**json.loads(line)) for line in lines]
     with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
         for outcome in pool.map(partial(process_file, root=root), tasks, chunksize=4):
-            sys.stdout.write(json.dumps(asdict(outcome)) + "\n")
-            sys.stdout.flush()
+            emit(**asdict(outcome))
 
 
 def outcomes_from_worker(tasks: list[FileTask], root: str, workers: int) -> Iterator[FileOutcome]:
-    """Outcomes of `tasks` computed by a worker process; stopping early stops the worker."""
-    proc = subprocess.Popen([sys.executable, "-m", "curation.ingest_worker", root, str(workers)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    """Outcomes of `tasks` computed by a worker process; closing the iterator early stops the worker."""
     received = 0
-    try:
-        proc.stdin.write("".join(json.dumps(asdict(t)) + "\n" for t in tasks))
-        proc.stdin.close()
-        for line in proc.stdout:
-            received += 1
-            yield FileOutcome(**json.loads(line))
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait()
+    with work_folder(Path(root), "ingest") as work:
+        tasks_file = work / "tasks.jsonl"
+        tasks_file.write_text("".join(json.dumps(asdict(t)) + "\n" for t in tasks))
+        with worker_messages("curation.ingest_worker", [root, str(workers), str(tasks_file)],
+                             work / "worker.log") as messages:
+            for message in messages:
+                received += 1
+                yield FileOutcome(**message)
     if received < len(tasks):
-        raise RuntimeError(f"The ingest worker stopped (exit status {proc.returncode}) after {received} of {len(tasks)} files.")
+        raise RuntimeError(f"The ingest worker stopped after {received} of {len(tasks)} files.")
 
 
 if __name__ == "__main__":
-    run(sys.argv[1], int(sys.argv[2]))
+    run(sys.argv[1], int(sys.argv[2]), sys.argv[3])

@@ -2,25 +2,21 @@
 
 UMAP spends up to a minute compiling with numba and then minutes computing, holding the GIL much of
 that time; in the app's process it would freeze every page. The job writes the vectors to a file,
-runs `python -m curation.map_run` on it (which fills the layout cache, `<project>/maps/`), and can be
-cancelled by stopping that process. The page reads the layout from the cache.
+runs `python -m curation.map_run` on it (curation.jobs.worker's protocol; it fills the layout
+cache, `<project>/maps/`), and can be cancelled by stopping that process. The page reads the
+layout from the cache.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from .embed import get_embedder
-from .jobs import JobContext, job_kind
+from .jobs.worker import emit, follow_worker, work_folder
 from .maps import cached_layout, stored_layout
-
-POLL_S = 0.5
 
 
 def maps_dir(store) -> Path:
@@ -36,26 +32,20 @@ def lay_out(store, model: str, progress=None, cancelled=None) -> tuple[int, bool
     if stored_layout(maps_dir(store), model, keys) is not None:
         return len(keys), False
     progress and progress(0, 1, f"UMAP of {len(keys)} points in a worker process")
-    with tempfile.TemporaryDirectory(dir=store.project.tmp_dir) as folder:
-        source = Path(folder) / "vectors.npz"
+    with work_folder(store.project.root, "map") as work:
+        source = work / "vectors.npz"
         np.savez(source, keys=keys, matrix=matrix)
-        worker = subprocess.Popen([sys.executable, "-m", "curation.map_run", str(maps_dir(store)), model, str(source)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        while worker.poll() is None:
-            if cancelled and cancelled():
-                worker.kill()
-                worker.wait()
-                return len(keys), True
-            time.sleep(POLL_S)
-        if worker.returncode != 0:
-            raise RuntimeError(f"The map worker failed: {worker.stderr.read().strip().splitlines()[-1:]}")
+        stopped = follow_worker("curation.map_run", [str(maps_dir(store)), model, str(source)], work / "worker.log",
+                                lambda message: 0, cancelled=cancelled)
+        if stopped:
+            return len(keys), True
     progress and progress(1, 1, "Done")
     return len(keys), False
 
 
-@job_kind("map")
-def map_job(ctx: JobContext) -> tuple[str, bool]:
-    model = ctx.params["model"]
+def run_map(ctx) -> tuple[str, bool]:
+    """The "map" job (curation.jobs.kinds)."""
+    model = ctx.params.model
     points, cancelled = lay_out(ctx.store, model, ctx.progress, ctx.cancelled)
     return f"{model}: {points} points laid out", cancelled
 
@@ -64,6 +54,7 @@ def main(argv: list[str]) -> None:
     cache_dir, model, source = argv
     data = np.load(source)
     cached_layout(Path(cache_dir), model, data["keys"], data["matrix"])
+    emit(points=len(data["keys"]))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from curation import jobs
+from helpers import make_operation
 from curation.accounts import PermissionDenied, Principal
 from curation.store import AccountError, SignInFailed, open_store
 from curation.store import accounts as store_accounts
@@ -255,7 +256,7 @@ JOB_ROLES = {"clean": "reviewer", "train": "reviewer", "detect": "reviewer", "em
 
 @pytest.mark.parametrize("kind", sorted(JOB_ROLES))
 def test_jobs_are_refused_by_their_kind(team, monkeypatch, kind):
-    monkeypatch.setitem(jobs.JOB_KINDS, kind, lambda ctx: ("ran", False))
+    monkeypatch.setitem(jobs.OPERATIONS, kind, make_operation(kind, lambda ctx: ("ran", False)))
     for role, actor in ACTORS.items():
         if RANK.index(role) < RANK.index(JOB_ROLES[kind]):
             with pytest.raises(PermissionDenied, match=f"{actor} may not"):
@@ -279,7 +280,7 @@ def test_only_who_may_start_a_kind_may_cancel_it(team):
 
 
 def test_single_user_mode_starts_jobs_with_or_without_an_actor(project, monkeypatch):
-    monkeypatch.setitem(jobs.JOB_KINDS, "ingest", lambda ctx: ("ran", False))
+    monkeypatch.setitem(jobs.OPERATIONS, "ingest", make_operation("ingest", lambda ctx: ("ran", False)))
     assert project.job(jobs.start_job(project, "ingest", {}, "ada", wait=True)).status == "done"
     assert project.job(jobs.start_job(project, "ingest", {}, wait=True)).status == "done"
 

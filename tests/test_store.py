@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from curation import jobs, synth
+from helpers import make_operation
 from curation.ingest import ingest
 from curation.store import EditError, ReviewFilter, open_store
 from curation.store.db import utcnow
@@ -329,14 +330,18 @@ def test_a_second_process_is_refused_at_once_while_the_project_is_open(project):
 # jobs
 
 
-def test_fail_orphaned_jobs_marks_running_jobs_failed(project):
+def test_fail_orphaned_jobs_marks_jobs_of_a_stopped_process_failed(project):
     running = project.create_job("ingest", {"paths": []}, "alice")
+    ours = project.create_job("detect", {}, "alice")
     finished = project.create_job("other", {}, "alice")
     project.finish_job(finished, "done", "ok")
+    with project.transaction() as cur:
+        cur.execute("UPDATE jobs SET pid = -1 WHERE id = ?", [running])
     assert project.fail_orphaned_jobs() == 1
     job = project.job(running)
     assert job.status == "failed" and "Interrupted" in job.error and job.finished_at is not None
     assert project.job(finished).status == "done"
+    assert project.job(ours).status == "running", "a job of this process still runs"
     assert project.fail_orphaned_jobs() == 0
 
 
@@ -356,17 +361,12 @@ def test_ingest_job_runs_to_done_with_full_progress(project, tmp_path):
 
 
 @pytest.fixture
-def job_kind():
-    """Register throwaway job kinds for one test and remove them afterwards."""
-    added = []
-
+def job_kind(monkeypatch):
+    """Register throwaway job kinds (no params) for one test."""
     def register(name, fn):
-        added.append(name)
-        return jobs.job_kind(name)(fn)
+        monkeypatch.setitem(jobs.OPERATIONS, name, make_operation(name, fn))
 
-    yield register
-    for name in added:
-        jobs.JOB_KINDS.pop(name, None)
+    return register
 
 
 def test_a_job_that_raises_ends_failed_with_its_error(project, job_kind):
@@ -382,7 +382,7 @@ def test_a_job_that_raises_ends_failed_with_its_error(project, job_kind):
 
 
 def test_jobs_refuse_unknown_kinds_and_a_second_run_of_a_kind(project, job_kind):
-    with pytest.raises(jobs.JobError, match="Unknown job kind"):
+    with pytest.raises(jobs.JobError, match="There is no job kind"):
         jobs.start_job(project, "no_such_kind", {})
     job_kind("test_once", lambda ctx: ("ran", False))
     project.create_job("test_once", {}, None)

@@ -17,7 +17,8 @@ from curation.jobs import start_job
 from curation.store import init_project
 from curation.train.dataset import make_snapshot, stratified_split, version_id
 from curation.train.evaluate import accuracy, confused_pairs, counts_of, final_metrics, matrix_from_counts, per_class
-from curation.train.fit import TrainParams, fit_linear
+from curation.jobs.kinds import TrainParams
+from curation.train.fit import fit_linear
 from curation.train.job import train_job  # noqa: F401  (registers the "train" job kind)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,6 @@ import pandas as pd
 
 from ..embed import get_embedder
 from ..embed.verification import best_threshold_accuracy
-from ..jobs import JobContext, job_kind
 from ..store.edits import EditError
 from .method import clean_labels, neighbour_vote, pairwise_distances
 
@@ -112,8 +111,8 @@ def clean_project(store, model: str, label: str | None = None, actor: str = ACTO
     return summary
 
 
-@job_kind("clean")
-def clean_job(ctx: JobContext) -> tuple[str, bool]:
-    summary = clean_project(ctx.store, ctx.params["model"], ctx.params.get("label"), ctx.params.get("actor") or ACTOR,
-                            ctx.job_id, ctx.progress)
+def run_clean(ctx) -> tuple[str, bool]:
+    """The "clean" job (curation.jobs.kinds)."""
+    summary = clean_project(ctx.store, ctx.params.model, ctx.params.label, ctx.actor or ACTOR, ctx.job_id,
+                            ctx.progress)
     return summary.line(), False

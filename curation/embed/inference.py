@@ -19,19 +19,6 @@ from torch.utils.data import DataLoader, Dataset
 from .base import Embedder, Item
 
 
-class DeviceUnavailable(RuntimeError):
-    """The device asked for is not there."""
-
-
-def resolve_device(requested: str) -> torch.device:
-    """`auto`: the GPU when there is one, else the CPU; `cuda` without a GPU is an error."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise DeviceUnavailable("--device cuda was asked for, but PyTorch sees no CUDA device here.")
-    return torch.device(requested)
-
-
 def default_loader_workers(device: torch.device) -> int:
     """Decoding processes: enough to feed a GPU; on the CPU one, leaving the cores to the network."""
     cores = os.cpu_count() or 1

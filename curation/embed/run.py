@@ -14,10 +14,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..jobs import JobContext, job_kind
+from ..jobs.worker import follow_worker, work_folder
 from ..project import Project
 from .base import get_embedder
-from .process import follow_worker, work_folder
 
 Progress = Callable[[int, int], None]
 
@@ -83,9 +82,9 @@ def embed_project(store, model: str, device: str = "auto", batch_size: int = 64,
     return summary
 
 
-@job_kind("embed")
-def embed_job(ctx: JobContext) -> tuple[str, bool]:
+def run_embed(ctx) -> tuple[str, bool]:
+    """The "embed" job (curation.jobs.kinds)."""
     params = ctx.params
-    summary = embed_project(ctx.store, params["model"], params.get("device", "auto"), params.get("batch_size", 64),
-                            weights=params.get("weights"), progress=ctx.progress, cancelled=ctx.cancelled)
+    summary = embed_project(ctx.store, params.model, params.device, params.batch_size, weights=params.weights,
+                            progress=ctx.progress, cancelled=ctx.cancelled)
     return summary.line(), summary.cancelled

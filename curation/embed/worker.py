@@ -17,8 +17,9 @@ import pandas as pd
 import pyarrow as pa
 
 from .base import UnknownEmbedder, get_embedder
-from .inference import DeviceUnavailable, crop_loader, embed_batches, prepare, resolve_device
-from .process import emit, write_part
+from ..device import DeviceUnavailable, resolve_device
+from .inference import crop_loader, embed_batches, prepare
+from ..jobs.worker import emit, write_part
 from .weights import WeightsMissing
 
 PART_CROPS = 256

@@ -14,8 +14,7 @@ from typing import Callable
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..embed.process import follow_worker, work_folder
-from ..jobs import JobContext, job_kind
+from ..jobs.worker import follow_worker, work_folder
 from ..project import Project
 
 Progress = Callable[[int, int], None]
@@ -76,8 +75,8 @@ def record_part(store, message: dict, summary: DetectSummary) -> int:
     return message["images"]
 
 
-@job_kind("detect")
-def detect_job(ctx: JobContext) -> tuple[str, bool]:
-    summary = detect_faces(ctx.store, ctx.params.get("device", "auto"), ctx.params.get("batch_size", 16),
-                           progress=ctx.progress, cancelled=ctx.cancelled)
+def run_detect(ctx) -> tuple[str, bool]:
+    """The "detect" job (curation.jobs.kinds)."""
+    summary = detect_faces(ctx.store, ctx.params.device, ctx.params.batch_size, progress=ctx.progress,
+                           cancelled=ctx.cancelled)
     return summary.line(), summary.cancelled

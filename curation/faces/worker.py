@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from ..embed.inference import DeviceUnavailable, default_loader_workers, resolve_device
-from ..embed.process import emit, write_part
+from ..device import DeviceUnavailable, resolve_device
+from ..embed.inference import default_loader_workers
+from ..jobs.worker import emit, write_part
 from ..project import Project, write_atomically
 from .detect import Detector, Scan, ScanTask, by_detection_size, scan_loader
 

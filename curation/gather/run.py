@@ -47,13 +47,9 @@ class GatherRequest:
     per_query: int
 
     def params(self) -> dict:
-        return {"provider": self.provider, "per_query": self.per_query,
-                "queries": [{"label": q.label, "query": q.query} for q in self.queries]}
-
-    @classmethod
-    def from_params(cls, params: dict) -> GatherRequest:
-        queries = tuple(QuerySpec(q["label"], q["query"]) for q in params["queries"])
-        return cls(params["provider"], queries, int(params["per_query"]))
+        """The "gather" operation's params (curation.jobs.kinds.GatherParams) for this request."""
+        return {"provider": self.provider, "query": [q.query for q in self.queries],
+                "label": [q.label for q in self.queries], "max": self.per_query}
 
 
 def parse_queries(text: str) -> tuple[QuerySpec, ...]:
@@ -173,6 +169,34 @@ def gather(store, request: GatherRequest, job_id: int, progress: Progress | None
     run = Gathering(store, request, job_id, progress or (lambda *a: None), cancelled or (lambda: False),
                     limits or Limits())
     return run_sync(run.run())
+
+
+def request_from_params(params) -> GatherRequest:
+    """The request of the "gather" operation's params: each --query with the --label at its place."""
+    if len(params.query) != len(params.label):
+        raise GatherError(f"Give one --label for each --query: {len(params.query)} queries and "
+                          f"{len(params.label)} labels.")
+    specs = tuple(QuerySpec(label.strip(), query.strip()) for label, query in zip(params.label, params.query))
+    return GatherRequest(params.provider, specs, params.max)
+
+
+def check_params(params) -> None:
+    """Refuse, before a job starts, a request that cannot run (no key, no query, too many images)."""
+    try:
+        check_request(request_from_params(params))
+    except ProviderError as exc:
+        raise GatherError(str(exc)) from None
+
+
+def run_gather(ctx) -> tuple[str, bool]:
+    """The "gather" job (curation.jobs.kinds). A run whose every search failed fails with the
+    provider's sentence: nothing was gathered, and a script should see it."""
+    summary = gather(ctx.store, request_from_params(ctx.params), ctx.job_id, progress=ctx.progress,
+                     cancelled=ctx.cancelled)
+    searches = ctx.store.gather_progress(ctx.job_id)
+    if searches and all(q.error for q in searches):
+        raise GatherError(searches[0].error)
+    return summary.line(), summary.cancelled
 
 
 class Gathering:

@@ -165,6 +165,37 @@ class AccountQueries:
             with self.transaction() as cur:
                 cur.execute("UPDATE sessions SET revoked = true WHERE token_digest = ?", [token_digest(token)])
 
+    def create_api_token(self, name: str, note: str, actor: str) -> str:
+        """A new API token for the active user `name` (an admin's action); only its digest is kept,
+        so the token is shown once, here."""
+        self.require(actor, "manage_users")
+        token = new_session_token()
+        with self.transaction() as cur:
+            require_user_row(cur, name)
+            cur.execute("INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                        [token_digest(token), next_id(cur, "api_tokens"), name, (note or "")[:200], actor, utcnow()])
+        return token
+
+    def api_tokens(self) -> pd.DataFrame:
+        return self.query_df("SELECT id, user_name, note, created_by, created_at, revoked_at FROM api_tokens "
+                             "ORDER BY id")
+
+    def revoke_api_token(self, token_id: int, actor: str) -> None:
+        self.require(actor, "manage_users")
+        with self.transaction() as cur:
+            if not cur.execute("SELECT count(*) FROM api_tokens WHERE id = ?", [token_id]).fetchall()[0][0]:
+                raise AccountError(f"There is no API token #{token_id}.")
+            cur.execute("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
+                        [utcnow(), token_id])
+
+    def principal_for_api_token(self, token: str | None) -> Principal | None:
+        """The active user an API token belongs to; None for an unknown or revoked one."""
+        if not isinstance(token, str) or not token:
+            return None
+        rows = self.query("SELECT u.name, u.role FROM api_tokens t JOIN users u ON u.name = t.user_name "
+                          "WHERE t.token_digest = ? AND t.revoked_at IS NULL AND u.active", [token_digest(token)])
+        return Principal(*rows[0]) if rows else None
+
 
 def active_admins(cur) -> int:
     return cur.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active").fetchall()[0][0]

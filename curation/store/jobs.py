@@ -46,11 +46,13 @@ class JobQueries:
             cur.execute("UPDATE jobs SET done = ?, total = ?, message = coalesce(?, message) WHERE id = ?",
                         [done, total, message, job_id])
 
-    def request_cancel(self, job_id: int, actor: str | None = None) -> None:
-        """Ask a running job to stop; who may is who may start its kind (in team mode, an actor is needed)."""
+    def request_cancel(self, job_id: int, actor: str | None = None, action: str | None = None) -> None:
+        """Ask a running job to stop; who may is who may do `action`, the guarded action of the job's
+        kind (curation.jobs.cancel_job names it; the kind itself by default). In team mode an actor is
+        needed."""
         job = self.job(job_id)
         if job is not None and (actor is not None or self.team_mode()):
-            self.require(actor, job.kind)
+            self.require(actor, action or job.kind)
         with self.transaction() as cur:
             cur.execute("UPDATE jobs SET status = 'cancelling' WHERE id = ? AND status = 'running'", [job_id])
 
@@ -71,9 +73,11 @@ class JobQueries:
         return [job_row(r) for r in rows]
 
     def fail_orphaned_jobs(self) -> int:
-        """Jobs still marked running by a process that no longer runs them end as failed."""
+        """Jobs still marked running by another process end as failed: DuckDB lets one process hold
+        the project, so any other that marked them has stopped. This process's own jobs run on."""
         with self.transaction() as cur:
-            rows = cur.execute("SELECT id FROM jobs WHERE status IN ('running', 'cancelling')").fetchall()
+            rows = cur.execute("SELECT id FROM jobs WHERE status IN ('running', 'cancelling') "
+                               "AND pid IS DISTINCT FROM ?", [os.getpid()]).fetchall()
             for (job_id,) in rows:
                 cur.execute(
                     "UPDATE jobs SET status = 'failed', error = 'Interrupted: the process running it stopped.', "

@@ -102,6 +102,11 @@ class ReviewQueries:
         )
         return [GridItem(*r[:8], sources=r[8], flags=tuple(r[9])) for r in rows]
 
+    def missing_image_ids(self, image_ids: list[int]) -> list[int]:
+        """Those of `image_ids` that name no image of the project, in the order given."""
+        known = {r[0] for r in self.query("SELECT id FROM images WHERE id IN (SELECT unnest(?))", [list(image_ids)])}
+        return [i for i in image_ids if i not in known]
+
     def image(self, image_id: int) -> dict | None:
         cur = self.cursor()
         try:

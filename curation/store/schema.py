@@ -285,6 +285,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "api tokens",
+        """
+        CREATE TABLE api_tokens (
+            token_digest VARCHAR PRIMARY KEY,
+            id BIGINT NOT NULL UNIQUE,
+            user_name VARCHAR NOT NULL,
+            note VARCHAR,
+            created_by VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            revoked_at TIMESTAMP
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

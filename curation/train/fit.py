@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
@@ -20,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..verify import load_rgb
 from .augment import eval_transform, train_transform
 from .evaluate import final_metrics
+from ..jobs.kinds import TrainParams
 from .models import build_resnet34
 
 EpochCallback = Callable[[dict], None]
@@ -27,22 +27,6 @@ EpochCallback = Callable[[dict], None]
 
 class Cancelled(Exception):
     """The user cancelled the run."""
-
-
-@dataclass(frozen=True)
-class TrainParams:
-    arch: str = "resnet34"
-    epochs: int = 30
-    image_size: int = 64
-    batch_size: int = 32
-    lr: float = 3e-3
-    val_fraction: float = 0.2
-    seed: int = 0
-    device: str = "auto"
-    embedder: str | None = None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class ImageSet(Dataset):

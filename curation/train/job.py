@@ -8,16 +8,12 @@ into the store, stops it on cancel, and records predictions and metrics when it 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from ..jobs import JobContext, job_kind
+from ..jobs import JobContext
+from ..jobs.kinds import TrainParams
+from ..jobs.worker import WorkerFailed, follow_worker
 from .dataset import Snapshot, make_snapshot
-from .fit import TrainParams
-
-POLL_SECONDS = 0.5
 
 
 class TrainingError(RuntimeError):
@@ -56,7 +52,7 @@ def prepare_run(ctx: JobContext, params: TrainParams) -> tuple[int, Path, Snapsh
     store.record_dataset_version(snapshot.version, len(snapshot.table),
                                  snapshot.table["label"].value_counts().sort_index().to_dict(), left_out,
                                  str(dataset_file.relative_to(project.root)))
-    run_id = store.create_run(params.arch, snapshot.version, params.as_dict(), ctx.job_id, ctx.params.get("actor"))
+    run_id = store.create_run(params.arch, snapshot.version, params.as_dict(), ctx.job_id, ctx.actor)
     run_dir = project.root / "runs" / f"run-{run_id:04d}"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "params.json").write_text(json.dumps(params.as_dict()))
@@ -64,49 +60,29 @@ def prepare_run(ctx: JobContext, params: TrainParams) -> tuple[int, Path, Snapsh
     return run_id, run_dir, snapshot
 
 
-def follow(ctx: JobContext, run_id: int, run_dir: Path, proc: subprocess.Popen) -> bool:
-    """Record epochs as the worker writes them; stop it if the user cancels. True if cancelled."""
-    progress, seen = run_dir / "progress.jsonl", 0
-    while True:
-        finished = proc.poll() is not None
-        lines = progress.read_text().splitlines() if progress.exists() else []
-        for line in lines[seen:]:
-            figures = json.loads(line)
-            ctx.store.add_epoch(run_id, figures)
-            ctx.progress(figures["epoch"], figures["epochs"],
-                         f"run #{run_id}: epoch {figures['epoch']} of {figures['epochs']}, "
-                         f"validation accuracy {figures['val_accuracy']:.1%}")
-        seen = len(lines)
-        if finished:
-            return False
-        if ctx.cancelled():
-            proc.terminate()
-            proc.wait()
-            return True
-        time.sleep(POLL_SECONDS)
+def record_epoch(ctx: JobContext, run_id: int, figures: dict) -> int:
+    """Record one epoch the worker reported; the progress is counted in epochs."""
+    ctx.store.add_epoch(run_id, figures)
+    ctx.progress(figures["epoch"], figures["epochs"],
+                 f"run #{run_id}: epoch {figures['epoch']} of {figures['epochs']}, "
+                 f"validation accuracy {figures['val_accuracy']:.1%}")
+    return 0
 
 
-def worker_error(run_dir: Path, code: int) -> str:
-    log = (run_dir / "worker.log").read_text(errors="replace").strip().splitlines()
-    return log[-1] if log else f"the training worker exited with status {code}"
-
-
-@job_kind("train")
-def train_job(ctx: JobContext) -> tuple[str, bool]:
-    params = TrainParams(**{k: v for k, v in ctx.params.items() if k != "actor"})
+def run_train(ctx: JobContext) -> tuple[str, bool]:
+    """The "train" job (curation.jobs.kinds)."""
+    params = ctx.params
     run_id, run_dir, _ = prepare_run(ctx, params)
     ctx.progress(0, params.epochs, f"run #{run_id}: starting")
-    with open(run_dir / "worker.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "curation.train.worker", str(run_dir)],
-                                stdout=log, stderr=subprocess.STDOUT)
-        cancelled = follow(ctx, run_id, run_dir, proc)
+    try:
+        cancelled = follow_worker("curation.train.worker", [str(run_dir)], run_dir / "worker.log",
+                                  lambda figures: record_epoch(ctx, run_id, figures), cancelled=ctx.cancelled)
+    except WorkerFailed as exc:
+        ctx.store.finish_run(run_id, "failed", error=str(exc))
+        raise TrainingError(f"Run #{run_id} failed: {exc}") from None
     if cancelled:
         ctx.store.finish_run(run_id, "cancelled")
         return f"Run #{run_id} cancelled.", True
-    if proc.returncode != 0:
-        error = worker_error(run_dir, proc.returncode)
-        ctx.store.finish_run(run_id, "failed", error=error)
-        raise TrainingError(f"Run #{run_id} failed: {error}")
     result = json.loads((run_dir / "result.json").read_text())
     root = ctx.store.project.root
     ctx.store.finish_run(run_id, "done", result, model_path=str((run_dir / "model.pt").relative_to(root)),

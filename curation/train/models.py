@@ -27,9 +27,3 @@ def build_resnet34(num_classes: int) -> tuple[nn.Module, str]:
     return model, note
 
 
-def pick_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA device here.")
-    return torch.device(requested)

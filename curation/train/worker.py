@@ -1,7 +1,7 @@
 """The training worker process: `python -m curation.train.worker RUN_DIR`.
 
-It reads `params.json` and `snapshot.parquet` from RUN_DIR and writes, there: one JSON line per
-epoch to `progress.jsonl`, then `predictions.parquet`, `model.pt` (state dict, classes, params),
+It reads `params.json` and `snapshot.parquet` from RUN_DIR, reports each epoch as a JSON line on
+stdout (curation.jobs.worker's protocol) and writes, there: `predictions.parquet`, `model.pt` (state dict, classes, params),
 `model.torchscript.pt` and `result.json`. It never touches the database, which the app's process
 owns; the job that started it records what it wrote.
 """
@@ -16,8 +16,10 @@ import pandas as pd
 import torch
 
 from .evaluate import final_metrics
-from .fit import TrainParams, fit_linear, fit_resnet34
-from .models import pick_device
+from ..jobs.kinds import TrainParams
+from .fit import fit_linear, fit_resnet34
+from ..device import resolve_device
+from ..jobs.worker import emit
 
 
 def save_model(model, classes: list[str], params: TrainParams, example: torch.Tensor, run_dir: Path) -> None:
@@ -33,18 +35,14 @@ def save_model(model, classes: list[str], params: TrainParams, example: torch.Te
 def train(run_dir: Path) -> dict:
     params = TrainParams(**json.loads((run_dir / "params.json").read_text()))
     table = pd.read_parquet(run_dir / "snapshot.parquet")
-    device = pick_device(params.device)
-    with open(run_dir / "progress.jsonl", "a") as progress:
-        def on_epoch(figures: dict) -> None:
-            progress.write(json.dumps(figures) + "\n")
-            progress.flush()
-
-        if params.arch == "linear":
-            model, classes, preds = fit_linear(table, params, on_epoch)
-            note, example = f"{params.embedder} embeddings", torch.zeros(1, model.in_features)
-        else:
-            model, classes, preds, note = fit_resnet34(table, params, device, on_epoch, lambda: False)
-            example = torch.zeros(1, 3, params.image_size, params.image_size)
+    device = resolve_device(params.device)
+    if params.arch == "linear":
+        model, classes, preds = fit_linear(table, params, lambda figures: emit(**figures))
+        note, example = f"{params.embedder} embeddings", torch.zeros(1, model.in_features)
+    else:
+        model, classes, preds, note = fit_resnet34(table, params, device, lambda figures: emit(**figures),
+                                                   lambda: False)
+        example = torch.zeros(1, 3, params.image_size, params.image_size)
     preds.to_parquet(run_dir / "predictions.parquet", index=False)
     save_model(model, classes, params, example, run_dir)
     result = {"metrics": final_metrics(preds), "weights": note, "device": str(device)}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ..clean.run import clean_job  # noqa: F401  (registers the "clean" job kind)
 from ..accounts import PermissionDenied
 from ..embed import EMBEDDERS
 from ..jobs import JobError, start_job
@@ -43,7 +42,7 @@ def clean_section(store: Store, who: str) -> str | None:
     if button_col.button("Clean", key="clean-run", type="primary", icon=":material/cleaning_services:",
                          disabled=bool(why), help=why):
         try:
-            start_job(store, "clean", {"model": model, "label": label, "actor": who}, who)
+            start_job(store, "clean", {"model": model, "label": label}, who)
         except (JobError, PermissionDenied) as exc:
             st.error(str(exc))
     job_status(store, "clean", unit="steps")

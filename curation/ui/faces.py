@@ -5,16 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from ..embed import DEFAULT_EMBEDDER, EMBEDDERS, get_embedder
-from ..embed.run import embed_job  # noqa: F401  (registers the "embed" job kind)
-from ..faces.run import detect_job  # noqa: F401  (registers the "detect" job kind)
 from ..accounts import PermissionDenied
-from ..jobs import JobError, start_job
+from ..jobs import OPERATIONS, JobError, start_job
+from ..jobs.kinds import DEVICES
 from ..store import Store
 from .context import ANNOTATOR_KEY
 from .jobs import job_status
 from .signin import refusal
 
-DEVICES = ["auto", "cpu", "cuda"]
+DETECT = OPERATIONS["detect"].defaults()
+EMBED = OPERATIONS["embed"].defaults()
 
 
 def figures(store: Store) -> None:
@@ -42,7 +42,7 @@ def detect_section(store: Store) -> None:
                "probability, and a 150 px chip aligned the way dlib aligns faces.")
     device_col, batch_col, _ = st.columns([1, 1, 2])
     device = device_col.selectbox("Device", DEVICES, key="detect-device")
-    batch = batch_col.number_input("Images per batch", 1, 256, 16, key="detect-batch")
+    batch = batch_col.number_input("Images per batch", 1, 256, DETECT["batch_size"], key="detect-batch")
     why = refusal("detect")
     if st.button("Detect faces", key="detect-faces", type="primary", icon=":material/face:", disabled=bool(why),
                  help=why):
@@ -62,7 +62,7 @@ def embed_section(store: Store) -> None:
                          format_func=_model_title)
     device_col, batch_col, weights_col = st.columns([1, 1, 2])
     device = device_col.selectbox("Device", DEVICES, key="embed-device")
-    batch = batch_col.number_input("Crops per batch", 1, 1024, 64, key="embed-batch")
+    batch = batch_col.number_input("Crops per batch", 1, 1024, EMBED["batch_size"], key="embed-batch")
     weights = weights_col.text_input("Weights file (optional)", key="embed-weights",
                                      placeholder="only if not in torch's cache")
     needs_faces = get_embedder(model).subject == "face" and store.face_count() == 0

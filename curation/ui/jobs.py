@@ -6,6 +6,7 @@ from typing import Callable
 
 import streamlit as st
 
+from ..jobs import cancel_job
 from ..store import JobRow, Store
 from .context import ANNOTATOR_KEY
 from .signin import refusal
@@ -41,8 +42,8 @@ def _live(store: Store, job_id: int, unit: str, details: Details | None) -> None
         text += " (cancelling…)"
     st.progress(min(fraction, 1.0), text=text)
     why = refusal(job.kind)
-    st.button("Cancel", key=f"cancel-{job.id}", on_click=store.request_cancel,
-              args=(job.id, st.session_state.get(ANNOTATOR_KEY)),
+    st.button("Cancel", key=f"cancel-{job.id}", on_click=cancel_job,
+              args=(store, job.id, st.session_state.get(ANNOTATOR_KEY)),
               disabled=job.status == "cancelling" or bool(why), help=why)
     if details:
         details(store, job)

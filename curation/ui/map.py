@@ -21,7 +21,7 @@ from PIL import Image
 
 from ..embed import EMBEDDERS
 from ..jobs import JobError, start_job
-from ..map_run import map_job, maps_dir  # noqa: F401  (registers the "map" job kind)
+from ..map_run import maps_dir
 from ..maps import INTERACTIVE_POINTS, display_sample, stored_layout
 from ..store import Store
 from .jobs import job_status

@@ -9,12 +9,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..accounts import PermissionDenied
-from ..jobs import JobError, start_job
+from ..jobs import OPERATIONS, JobError, start_job
+from ..jobs.kinds import DEVICES
 from ..embed.weights import RESNET34_IMAGENET
 from ..store import Store
 from ..train.augment import preview
-from ..train.fit import TrainParams
-from ..train.job import train_job  # noqa: F401  (registers the "train" job kind)
+from ..jobs.kinds import TrainParams
 from ..verify import load_rgb
 from .context import ANNOTATOR_KEY
 from .pictures import show_gallery
@@ -47,6 +47,7 @@ def weights_notice() -> None:
                    icon=":material/info:")
 
 
+TRAIN = OPERATIONS["train"].defaults()
 ARCHS = {"resnet34": "ResNet-34, fine-tuned on the images",
          "linear": "Linear head on stored embeddings (seconds)"}
 
@@ -61,10 +62,10 @@ def run_form(store: Store) -> None:
                                           index=embedders.index("dlib-resnet34") if "dlib-resnet34" in embedders
                                           else (0 if embedders else None))
         cols = st.columns(4)
-        epochs = cols[0].number_input("Epochs", 1, 500, 30, key="train-epochs")
-        size = cols[1].selectbox("Image size (px)", SIZES, index=0, key="train-size")
-        seed = cols[2].number_input("Seed (split and training)", 0, 2**31 - 1, 0, key="train-seed")
-        device = cols[3].selectbox("Device", ["auto", "cpu", "cuda"], key="train-device")
+        epochs = cols[0].number_input("Epochs", 1, 500, TRAIN["epochs"], key="train-epochs")
+        size = cols[1].selectbox("Image size (px)", SIZES, index=SIZES.index(TRAIN["image_size"]), key="train-size")
+        seed = cols[2].number_input("Seed (split and training)", 0, 2**31 - 1, TRAIN["seed"], key="train-seed")
+        device = cols[3].selectbox("Device", DEVICES, key="train-device")
         why = refusal("train")
         submitted = st.form_submit_button("Start training", type="primary", disabled=bool(why), help=why)
     if submitted:
@@ -74,8 +75,7 @@ def run_form(store: Store) -> None:
         params = TrainParams(arch=arch, epochs=int(epochs), image_size=int(size), seed=int(seed), device=device,
                              embedder=embedder if arch == "linear" else None)
         try:
-            start_job(store, "train", {**params.as_dict(), "actor": st.session_state.get(ANNOTATOR_KEY)},
-                      st.session_state.get(ANNOTATOR_KEY))
+            start_job(store, "train", params, st.session_state.get(ANNOTATOR_KEY))
             st.rerun()
         except (JobError, PermissionDenied) as exc:
             st.error(str(exc))
