@@ -125,7 +125,8 @@ def cmd_serve(args) -> None:
         raise CliError(f"The app's entry file {APP} is missing: install Curation Studio from its source folder.")
     env = dict(os.environ, CURATION_PROJECT=str(project.root))
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true",
-               f"--server.port={args.port}", f"--server.address={args.host}", "--browser.gatherUsageStats=false"]
+               f"--server.port={args.port}", f"--server.address={args.host}", "--browser.gatherUsageStats=false",
+               "--server.fileWatcherType=none"]
     print(f"Serving {project.root} on http://{args.host}:{args.port} (API: /api/v1/, "
           f"schema at /api/v1/openapi.json)", flush=True)
     os.chdir(APP.parent)
