@@ -23,6 +23,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from .jobs.runner import Progress
 from .project import Project, write_atomically
 from .verify import Failure, verify_bytes
 
@@ -33,7 +34,6 @@ NEAR_DISTANCE = 6
 CHUNK = 64
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

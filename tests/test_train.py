@@ -19,7 +19,6 @@ from curation.train.dataset import make_snapshot, stratified_split, version_id
 from curation.train.evaluate import accuracy, confused_pairs, counts_of, final_metrics, matrix_from_counts, per_class
 from curation.jobs.kinds import TrainParams
 from curation.train.fit import fit_linear
-from curation.train.job import train_job  # noqa: F401  (registers the "train" job kind)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "images"
@@ -93,7 +92,7 @@ def test_a_default_run_on_the_demo_project_reaches_the_stated_accuracy(project):
 
 
 def test_a_run_records_its_version_split_predictions_and_model(project):
-    job_id = start_job(project, "train", {**QUICK.as_dict(), "seed": 7, "actor": "ada"}, wait=True)
+    job_id = start_job(project, "train", {**QUICK.as_dict(), "seed": 7}, "ada", wait=True)
     assert project.job(job_id).status == "done", project.job(job_id).error
     run = project.runs()[0]
     assert (run["status"], run["arch"], run["params"]["seed"], run["created_by"]) == ("done", "resnet34", 7, "ada")

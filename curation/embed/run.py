@@ -14,11 +14,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..jobs.runner import Progress
 from ..jobs.worker import follow_worker, work_folder
 from ..project import Project
 from .base import get_embedder
 
-Progress = Callable[[int, int], None]
 
 
 class NothingToEmbed(ValueError):

@@ -14,10 +14,10 @@ from typing import Callable
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..jobs.runner import Progress
 from ..jobs.worker import follow_worker, work_folder
 from ..project import Project
 
-Progress = Callable[[int, int], None]
 DETECTOR = "mtcnn"
 
 

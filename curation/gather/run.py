@@ -20,6 +20,7 @@ from typing import Callable
 
 from ..ingest import CHUNK, FileTask, IngestSummary, NearDuplicateIndex, clear_partial_writes, default_workers
 from ..ingest import outcome_for_bytes, plan_chunk
+from ..jobs.runner import Progress
 from .download import TRANSIENT, Downloader, Fetched, Limits
 from .guard import Guard
 from .providers import Hit, ProviderError, get_provider, search
@@ -27,7 +28,6 @@ from .providers import Hit, ProviderError, get_provider, search
 MAX_PER_QUERY = 1000
 MAX_LABEL = 100
 
-Progress = Callable[[int, int | None, str | None], None]
 
 
 class GatherError(ValueError):

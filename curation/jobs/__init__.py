@@ -4,6 +4,6 @@ process speaks (`worker`)."""
 
 from .kinds import OPERATIONS
 from .operation import Operation, ParamError
-from .runner import JobContext, JobError, cancel_job, operation, run_job, start_job
+from .runner import JobContext, JobError, Progress, cancel_job, operation, run_job, start_job
 
-__all__ = ["OPERATIONS", "JobContext", "JobError", "Operation", "ParamError", "cancel_job", "operation", "run_job", "start_job"]
+__all__ = ["OPERATIONS", "JobContext", "JobError", "Operation", "ParamError", "Progress", "cancel_job", "operation", "run_job", "start_job"]

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 from .kinds import OPERATIONS
 from .operation import Operation
 
 log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """How far a piece of work got: `done` of `total` units (None: not known yet), and what it is doing."""
+
+    def __call__(self, done: int, total: int | None, message: str | None = None) -> None: ...
 
 
 class JobError(RuntimeError):

@@ -14,7 +14,6 @@ from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from curation.accounts import PermissionDenied
 from curation.jobs import start_job
 from curation.store import open_store
-from curation.train.job import train_job  # noqa: F401  (registers the "train" job kind)
 
 from .harness import screenshot, served, wait_for_app
 
