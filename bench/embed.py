@@ -23,6 +23,7 @@ from PIL import Image
 
 from curation.embed.dlib_resnet import MODEL_FILE, load_face_net
 from curation.device import DeviceUnavailable, resolve_device
+from curation.jobs.kinds import EmbedParams
 from curation.embed.inference import autocast, default_loader_workers, prepare
 from curation.embed.weights import packaged_dlib_model
 from curation.faces.detect import Detector, ScanTask, by_detection_size, scan_loader
@@ -36,7 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--data", type=Path, default=DATA, help="a folder of face images (default: lfw10)")
     parser.add_argument("--faces", type=int, default=256, help="faces to embed per timed repeat")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=EmbedParams().batch_size)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dlib-faces", type=int, default=96, help="faces dlib embeds (it is the slow one)")
     return parser.parse_args()

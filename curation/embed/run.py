@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..jobs.kinds import EmbedParams
 from ..jobs.runner import Progress
 from ..jobs.worker import follow_worker, work_folder
 from ..project import Project
@@ -51,8 +52,8 @@ def embed_snapshot(project: Project, todo: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def embed_project(store, model: str, device: str = "auto", batch_size: int = 64, workers: int | None = None,
-                  weights: str | None = None, progress: Progress | None = None,
+def embed_project(store, model: str, device: str = "auto", batch_size: int = EmbedParams().batch_size,
+                  workers: int | None = None, weights: str | None = None, progress: Progress | None = None,
                   cancelled: Callable[[], bool] | None = None) -> EmbedSummary:
     """Compute every missing `model` vector of the project; safe to repeat or interrupt."""
     embedder = get_embedder(model)

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("snapshot", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, required=True)
     parser.add_argument("--workers", type=int, default=None, help="decoding processes (default: by device)")
     parser.add_argument("--weights", default=None, help="the model's weights file (default: its usual place)")
     args = parser.parse_args(argv)

@@ -14,6 +14,7 @@ from typing import Callable
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..jobs.kinds import DetectParams
 from ..jobs.runner import Progress
 from ..jobs.worker import follow_worker, work_folder
 from ..project import Project
@@ -42,7 +43,7 @@ def scan_snapshot(project: Project, images: pd.DataFrame) -> pd.DataFrame:
                          "width": images["width"], "height": images["height"]})
 
 
-def detect_faces(store, device: str = "auto", batch_size: int = 16, workers: int | None = None,
+def detect_faces(store, device: str = "auto", batch_size: int = DetectParams().batch_size, workers: int | None = None,
                  progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> DetectSummary:
     """Find the faces of every usable image not searched yet; safe to repeat or interrupt."""
     todo = store.images_to_scan()

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("snapshot", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, required=True)
     parser.add_argument("--workers", type=int, default=None, help="decoding processes (default: by device)")
     args = parser.parse_args(argv)
     try:
