@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from .jobs.runner import Progress
+from .names import repair_name
 from .project import Project, write_atomically
 from .verify import Failure, verify_bytes
 
@@ -112,10 +113,13 @@ def expand(paths: Iterable[str | os.PathLike], labels_from_folders: bool) -> tup
 
 
 def folder_label(path: Path, root: Path) -> str | None:
+    """The name of the folder a file is filed under, made a usable label (`names.repair_name`)."""
     if path == root:
-        return path.parent.name or None
-    relative = path.relative_to(root)
-    return relative.parts[-2] if len(relative.parts) > 1 else None
+        folder = path.parent.name
+    else:
+        relative = path.relative_to(root)
+        folder = relative.parts[-2] if len(relative.parts) > 1 else None
+    return repair_name(folder) if folder else None
 
 
 def phash64(img) -> int:

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..accounts import PermissionDenied
+from ..export import csv_text
 from ..clean.audit import ATTRIBUTE_JOIN, accuracy_figure, attribute_sets, audit_html, representation_figure
 from ..store import EditError, Store
 from ..store.audit import AUDIT_BASE_COLUMNS
@@ -196,7 +197,7 @@ def tables_zip(tables: dict[str, pd.DataFrame]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, table in tables.items():
-            archive.writestr(f"{name.lower().replace(' ', '_')}.csv", table.to_csv(index=False))
+            archive.writestr(f"{name.lower().replace(' ', '_')}.csv", csv_text(table))
     return buffer.getvalue()
 
 

@@ -1,0 +1,139 @@
+"""Writing the dataset out: tables as CSV or Parquet, usable images as an image folder.
+
+Shared by the command line (`curation export`), the pages' downloads and the HTTP API, so that
+every copy of the data leaving the project passes the same two guards:
+
+- every CSV cell that a spreadsheet would run as a formula (a text starting with `=`, `+`, `-`,
+  `@`, a tab or a carriage return: OWASP's CSV-injection rule) is written with a `'` in front, so
+  it reads as the text it is, and every text cell is quoted, so a line break inside one stays
+  inside it (`csv_text`, `write_csv`);
+- the image folder builds each folder from a sanitised, unique name (`names.repair_name`, unique
+  also where a file system ignores case) and checks that every path it writes resolves inside OUT.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .names import repair_name
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+WHATS = ("images", "predictions", "embeddings", "suggestions")
+FORMATS = ("csv", "parquet", "imagefolder")
+
+
+class ExportError(ValueError):
+    """An export that cannot be written, with a sentence that says why."""
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    what: str
+    out: Path
+    format: str | None = None
+    run_id: int | None = None
+    model: str | None = None
+
+    @property
+    def chosen_format(self) -> str:
+        return self.format or ("parquet" if self.what == "embeddings" else "csv")
+
+
+def neutralise_cell(value):
+    """A text that a spreadsheet would run as a formula, with `'` in front; anything else as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose text cells (and column names) cannot start a formula."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(neutralise_cell)
+    safe.columns = [neutralise_cell(str(c)) for c in safe.columns]
+    return safe
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """`frame` as CSV text with every formula-like cell neutralised: the project's only CSV writer."""
+    return neutralised(frame).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    path.write_text(csv_text(frame), encoding="utf-8", newline="")
+
+
+def export(store, request: ExportRequest) -> str:
+    """Write what `request` asks for; one sentence that says what was written where."""
+    fmt = request.chosen_format
+    if request.what not in WHATS or fmt not in FORMATS:
+        raise ExportError(f"Export one of {', '.join(WHATS)} as one of {', '.join(FORMATS)}.")
+    if fmt == "imagefolder":
+        if request.what != "images":
+            raise ExportError("--format imagefolder writes images only: use it with --what images.")
+        n = export_imagefolder(store, request.out)
+        return f"Wrote {n} images into {request.out}/<label>/"
+    if request.what == "embeddings" and fmt == "csv":
+        raise ExportError("Embeddings are exported as Parquet: use --format parquet.")
+    frame = table(store, request)
+    out = request.out / f"{request.what}.{fmt}" if request.out.is_dir() else request.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        write_csv(frame, out)
+    else:
+        frame.to_parquet(out, index=False)
+    return f"Wrote {len(frame)} rows to {out}"
+
+
+def table(store, request: ExportRequest) -> pd.DataFrame:
+    if request.what == "images":
+        return store.export_images()
+    if request.what == "predictions":
+        return store.export_predictions(request.run_id)
+    if request.what == "embeddings":
+        return store.export_embeddings(request.model)
+    return store.export_suggestions(request.model)
+
+
+def export_imagefolder(store, out: Path) -> int:
+    """Usable, labelled images copied as OUT/<folder>/<sha256>.<ext>, the layout torchvision reads;
+    <folder> is the label made a safe, unique folder name. Every target is checked before any copy."""
+    rows = store.labelled_originals()
+    root = Path(os.path.abspath(out))
+    folders = folder_names(sorted({label for _, _, label in rows}))
+    copies = [(store.project.original_path(sha, ext), inside(root, folders[label], f"{sha}.{ext}"))
+              for sha, ext, label in rows]
+    for source, target in copies:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return len(copies)
+
+
+def folder_names(labels: list[str]) -> dict[str, str]:
+    """Each label's folder: its usable form, made unique where two would clash (also by case)."""
+    taken: set[str] = set()
+    folders = {}
+    for label in labels:
+        base = repair_name(label)
+        name, n = base, 2
+        while name.casefold() in taken:
+            name, n = f"{base} ({n})", n + 1
+        taken.add(name.casefold())
+        folders[label] = name
+    return folders
+
+
+def inside(root: Path, *parts: str) -> Path:
+    """root/parts..., or ExportError when it would resolve anywhere but inside `root`."""
+    target = root.joinpath(*parts)
+    if "\x00" in str(target) or not target.resolve().is_relative_to(root.resolve()) or target.resolve() == root.resolve():
+        raise ExportError(f"A label would write outside {root}; nothing was written.")
+    return target
