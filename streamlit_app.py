@@ -1,6 +1,10 @@
-"""Entry page: the app's navigation; Home (pick or create a project, the pipeline) comes first."""
+"""Entry page: the app's navigation; Home (pick or create a project, the pipeline) comes first.
+
+Every page runs inside `run_guarded`: a failure reaches the visitor as one sentence, never a traceback."""
 
 import streamlit as st
+
+from curation.ui.guard import run_guarded
 
 st.set_page_config(page_title="Curation Studio", page_icon=":material/photo_library:", layout="wide")
 navigation = st.navigation([
@@ -16,4 +20,4 @@ navigation = st.navigation([
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/grid_on:", url_path="evaluate"),
     st.Page("app_pages/audit.py", title="Audit", icon=":material/balance:", url_path="audit"),
 ])
-navigation.run()
+run_guarded(navigation.run)

@@ -13,6 +13,7 @@ turns any text into a usable name (folder names at ingest, the migration of olde
 
 from __future__ import annotations
 
+import html
 import unicodedata
 
 MAX_NAME_LENGTH = 100
@@ -55,6 +56,12 @@ def repair_name(value: str | None, limit: int = MAX_NAME_LENGTH) -> str:
         text = REPLACEMENT + text
     text = text[:limit].strip()
     return text or EMPTY_REPAIR
+
+
+def chart_text(value) -> str:
+    """`value` for a plotly label, axis or hover: plotly draws `<a href>`, `<img>`-like tags and
+    entities in its texts, so `&`, `<` and `>` are written as entities and show as themselves."""
+    return html.escape(str(value), quote=False)
 
 
 def is_usable(value: str | None) -> bool:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import unicodedata
 
+import duckdb
 import pytest
 
 from curation import synth
 from curation.gather.run import GatherError, GatherRequest, QuerySpec, check_request
 from curation.ingest import ingest
 from curation.names import NameRefused, check_name, is_usable, repair_name
-from curation.store import AccountError, EditError, open_store
+from curation.store import AccountError, EditError, open_store, schema
+from curation.store.db import utcnow
 
 HOSTILE = {
     "../../../../tmp/x": "read as a path",
@@ -90,28 +92,37 @@ def test_folder_labels_at_ingest_are_made_usable(project, tmp_path):
     assert project.query("SELECT name FROM labels") == [("badfolder",)]
 
 
-def test_the_migration_renames_bad_labels_through_events(project, tmp_path):
-    for index in range(3):
-        synth.class_image("circle", index).save(tmp_path / f"{index}.jpg", "JPEG")
-    ingest(project, [tmp_path], workers=1)
-    with project.transaction() as cur:  # what an older version let through
-        for image_id, label in ((1, "../../x"), (2, "ok\x00"), (3, "ok")):
-            cur.execute("INSERT OR IGNORE INTO labels VALUES (?, now())", [label])
-            cur.execute("UPDATE images SET label = ? WHERE id = ?", [label, image_id])
-        cur.execute("DELETE FROM schema_migrations WHERE name = 'rename labels that break the name rule'")
-    root = project.project.root
-    project.close()
-    store = open_store(root)
+def old_project(root) -> None:
+    """A project as written before the name rule, holding labels the rule now refuses."""
+    position = [name for name, _ in schema.MIGRATIONS].index("rename labels that break the name rule")
+    root.mkdir()
+    con = duckdb.connect(str(root / "project.duckdb"))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                "applied_at TIMESTAMP NOT NULL)")
+    for number, (name, step) in enumerate(schema.MIGRATIONS[:position], start=1):
+        schema.run_migration(con, step, utcnow())
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
+    for image_id, label in ((1, "../../x"), (2, "ok\x00"), (3, "ok"), (4, None)):
+        con.execute("INSERT INTO images (id, sha256, status, label, added_at) VALUES (?, ?, 'ok', ?, now())",
+                    [image_id, f"{image_id:064d}", label])
+    con.execute("INSERT INTO labels VALUES ('../../x', now()), ('ok\x00', now()), ('ok', now()), ('..', now())")
+    con.close()
+
+
+def test_the_migration_renames_bad_labels_through_events(tmp_path):
+    old_project(tmp_path / "old")
+    store = open_store(tmp_path / "old")
     try:
-        assert sorted(store.query("SELECT id, label FROM images")) == [(1, ".._.._x"), (2, "ok (2)"), (3, "ok")]
-        assert sorted(r[0] for r in store.query("SELECT name FROM labels")) == [".._.._x", "ok", "ok (2)"]
+        assert sorted(store.query("SELECT id, label FROM images WHERE label IS NOT NULL")) == [
+            (1, ".._.._x"), (2, "ok (2)"), (3, "ok")]
+        assert sorted(r[0] for r in store.query("SELECT name FROM labels")) == sorted(["_..", ".._.._x", "ok", "ok (2)"])
         renames = store.query("SELECT actor, image_id, before, after FROM events WHERE action = 'rename_label' "
                               "ORDER BY id")
-        assert [(a, i, json.loads(b)["label"], json.loads(c)["label"]) for a, i, b, c in renames] == [
-            ("name-rule", None, "../../x", ".._.._x"), ("name-rule", None, "ok\x00", "ok (2)")]
-        moved = store.query("SELECT image_id, after FROM events WHERE action = 'label' ORDER BY id")
+        assert sorted((a, i, json.loads(b)["label"], json.loads(c)["label"]) for a, i, b, c in renames) == [
+            ("name-rule", None, "..", "_.."), ("name-rule", None, "../../x", ".._.._x"),
+            ("name-rule", None, "ok\x00", "ok (2)")]
+        moved = store.query("SELECT image_id, after FROM events WHERE action = 'label' ORDER BY image_id")
         assert [(i, json.loads(a)["label"]) for i, a in moved] == [(1, ".._.._x"), (2, "ok (2)")]
-        recent = store.recent_events(10)
-        assert "rename_label" in set(recent["action"])
+        assert "rename_label" in set(store.recent_events(10)["action"])
     finally:
         store.close()

@@ -301,6 +301,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("rename labels that break the name rule", "python:rename_unusable_labels"),
+    ("sign-ins: the client address", "ALTER TABLE sign_ins ADD COLUMN client VARCHAR;"),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -44,7 +44,7 @@ def clean_section(store: Store, who: str) -> str | None:
         try:
             start_job(store, "clean", {"model": model, "label": label}, who)
         except (JobError, PermissionDenied) as exc:
-            st.error(str(exc))
+            st.error(md_text(exc))
     job_status(store, "clean", unit="steps")
     return model
 

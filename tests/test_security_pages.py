@@ -1,0 +1,78 @@
+"""Pages under attack (issue 12, items 4, 5 and 7): labels stay text, downloads follow the export
+role and travel inside the session in team mode, and a failure is one sentence."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import re
+import zipfile
+
+import pytest
+from apptest import app
+from test_team_pages import PASSWORD, on_page, sign_in
+
+from curation.store import open_store
+
+HOSTILE = "![px](http:evil.example) <img src=http:evil.example>"
+
+
+@pytest.fixture
+def team(project_copy, monkeypatch):
+    monkeypatch.setenv("CURATION_PROJECT", str(project_copy))
+    store = open_store(project_copy)
+    for name, role in (("adm", "admin"), ("rev", "reviewer"), ("ann", "annotator")):
+        store.add_user(name, role, PASSWORD, "setup")
+    store.define_attribute("pose", ["front", "=cmd|' -C calc'!A0"], "setup")
+    circles = [r[0] for r in store.query("SELECT id FROM images WHERE status = 'ok' AND label = 'circle' LIMIT 5")]
+    store.tag_images(circles, "pose", "=cmd|' -C calc'!A0", "setup")
+    store.set_team_mode(True, "setup")
+    store.close()
+    return project_copy
+
+
+def signed_in_on(page: str, name: str):
+    return sign_in(on_page(page), name, PASSWORD).switch_page(page).run()
+
+
+def frames(at) -> list[str]:
+    return [node.proto.srcdoc for node in at.get("iframe")]
+
+
+@pytest.mark.parametrize("page", ["app_pages/failed_files.py", "app_pages/audit.py"])
+def test_an_annotator_gets_no_download(team, page):
+    at = signed_in_on(page, "ann")
+    assert not at.exception
+    assert not at.get("download_button") and not [b for b in at.button if b.label.startswith("Prepare")]
+    assert any("may not export the dataset" in c.value for c in at.caption)
+
+
+def test_a_reviewers_download_travels_inside_the_session(team):
+    at = signed_in_on("app_pages/failed_files.py", "rev")
+    assert not at.exception and not at.get("download_button"), "no /media/ URL in team mode"
+    assert not frames(at)
+    next(b for b in at.button if b.label == "Prepare download as csv").click().run()
+    (frame,) = frames(at)
+    assert "/media/" not in frame
+    payload = re.search(r'atob\("([A-Za-z0-9+/=]+)"\)', frame).group(1)
+    assert base64.b64decode(payload).decode().startswith('"source","problem"')
+
+
+def test_single_user_mode_keeps_the_download_button(project_copy, monkeypatch):
+    monkeypatch.setenv("CURATION_PROJECT", str(project_copy))
+    at = app("app_pages/failed_files.py")
+    assert not at.exception and len(at.get("download_button")) == 1
+
+
+def test_the_audit_zip_arrives_inside_the_session_without_formulas(team):
+    at = signed_in_on("app_pages/audit.py", "rev")
+    assert not at.exception and not at.get("download_button")
+    next(b for b in at.button if b.label == "Prepare tables (csv, zip)").click().run()
+    zipped = next(f for f in frames(at) if "audit-tables.zip" in f)
+    payload = re.search(r'atob\("([A-Za-z0-9+/=]+)"\)', zipped).group(1)
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(payload))) as archive:
+        texts = [archive.read(name).decode() for name in archive.namelist()]
+    assert any("=cmd" in text for text in texts)
+    cells = [cell for text in texts for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
