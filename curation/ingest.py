@@ -96,7 +96,7 @@ def expand(paths: Iterable[str | os.PathLike], labels_from_folders: bool) -> tup
     seen: set[Path] = set()
     others = 0
     for given in paths:
-        root = Path(given).expanduser().resolve()
+        root = resolved(given)
         if not root.exists():
             raise FileNotFoundError(f"{given} does not exist.")
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
@@ -110,6 +110,19 @@ def expand(paths: Iterable[str | os.PathLike], labels_from_folders: bool) -> tup
             label = folder_label(path, root) if labels_from_folders else None
             tasks.append(FileTask(str(path), label))
     return tasks, others
+
+
+class IngestPathError(ValueError):
+    """A path given to ingest that cannot be followed, with a sentence that says why."""
+
+
+def resolved(given: str | os.PathLike) -> Path:
+    """The absolute path `given` names; IngestPathError for a symbolic link that loops."""
+    try:
+        return Path(given).expanduser().resolve()
+    except (RuntimeError, OSError):
+        raise IngestPathError(f"{given} is a symbolic link that loops back on itself (or goes through too many "
+                              "links): give the real folder or file.") from None
 
 
 def folder_label(path: Path, root: Path) -> str | None:

@@ -76,3 +76,49 @@ def test_the_audit_zip_arrives_inside_the_session_without_formulas(team):
     assert any("=cmd" in text for text in texts)
     cells = [cell for text in texts for row in csv.reader(io.StringIO(text)) for cell in row]
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def live_markup(text: str) -> bool:
+    """Whether markdown source holds an image or a tag that is not escaped."""
+    return bool(re.search(r"(?<!\\)!(?<!\\)\[|(?<!\\)<[a-z]", text))
+
+
+def grid_ids(at) -> list[int]:
+    return [int(c.key.split("-")[1]) for c in at.checkbox if c.key and c.key.startswith("sel-")]
+
+
+def test_a_hostile_label_stays_text_in_messages_buttons_and_headings(project_copy, monkeypatch):
+    monkeypatch.setenv("CURATION_PROJECT", str(project_copy))
+    store = open_store(project_copy)
+    store.set_label([int(store.query("SELECT max(id) FROM images WHERE status = 'ok'")[0][0])], HOSTILE, "setup")
+    store.close()
+    at = app("app_pages/review.py")
+    first = grid_ids(at)[0]
+    at.checkbox(key=f"sel-{first}").check()
+    at.selectbox(key="bulk-label").set_value(HOSTILE)
+    at.button(key="apply-label").click().run()
+    assert not at.exception and len(at.success) == 1
+    message = at.success[0].value
+    assert not live_markup(message) and "\\!\\[px\\]" in message and "\\<img" in message
+    at.button(key=f"open-{first}").click().run()
+    shown = [b.label for b in at.button if b.key and b.key.startswith("quick-")] + [m.value for m in at.markdown]
+    assert any("px" in text for text in shown)
+    assert not [text for text in shown if live_markup(text)]
+
+
+def test_a_page_failure_is_one_sentence_without_the_traceback(project_copy, monkeypatch, caplog):
+    from curation.store import Store
+
+    monkeypatch.setenv("CURATION_PROJECT", str(project_copy))
+
+    def broken(self):
+        raise RuntimeError(f"cannot read {project_copy}/secret.duckdb")
+
+    monkeypatch.setattr(Store, "report", broken)
+    at = on_page("app_pages/home.py", who="tester")
+    assert not at.exception
+    (error,) = at.error
+    assert error.value.startswith("Something went wrong on this page") and error.value.count(".") == 1
+    texts = [getattr(node, "value", "") for node in at.main if isinstance(getattr(node, "value", ""), str)]
+    assert not [text for text in texts if "secret" in text or "Traceback" in text]
+    assert any("secret.duckdb" in record.exc_text or "" for record in caplog.records if record.exc_text)

@@ -17,7 +17,7 @@ from ..store import EditError, Store
 from ..store.audit import AUDIT_BASE_COLUMNS
 from .downloads import download
 from .review import flash
-from .text import md_text
+from .text import md_inline
 
 #: Attribute definitions offered as a start. Skin type follows Fitzpatrick (I-VI) or the Monk Skin
 #: Tone scale (1-10); gender is as perceived by the annotator, never inferred.
@@ -108,7 +108,7 @@ def audit_frame(store: Store, run: dict | None) -> pd.DataFrame:
     try:
         return store.audit_frame(None if run is None else run["id"])
     except EditError as exc:
-        st.error(md_text(exc))
+        st.error(md_inline(exc))
         st.stop()
 
 

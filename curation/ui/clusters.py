@@ -19,7 +19,7 @@ from .review import flash, show_flash, undo
 from .jobs import job_status
 from .pictures import show_gallery, show_picture
 from .signin import refusal
-from .text import md_text
+from .text import md_inline, md_text
 
 IDENTITY_KEY = "clusters-identity"
 GRID_COLUMNS = 6
@@ -44,7 +44,7 @@ def clean_section(store: Store, who: str) -> str | None:
         try:
             start_job(store, "clean", {"model": model, "label": label}, who)
         except (JobError, PermissionDenied) as exc:
-            st.error(md_text(exc))
+            st.error(md_inline(exc))
     job_status(store, "clean", unit="steps")
     return model
 

@@ -30,5 +30,5 @@ def run_guarded(run_page: Callable[[], None]) -> None:
 
 
 def failure_sentence(reference: str) -> str:
-    return (f"Something went wrong on this page and it stopped; nothing you did was lost. If it happens again, "
-            f"give your admin the reference {reference}: the server's log has the details.")
+    return (f"Something went wrong on this page and it stopped (what you saved before is kept); if it happens "
+            f"again, give your admin the reference {reference}, under which the server's log has the details.")

@@ -16,7 +16,7 @@ from ..store import Store, init_project
 from .context import ANNOTATOR_KEY, use_project
 from .jobs import job_status
 from .signin import refusal
-from .text import md_text
+from .text import md_inline, md_text
 
 
 def project_picker(current: str | None) -> None:
@@ -38,7 +38,7 @@ def _open(path: str) -> None:
         use_project(path)
         st.rerun()
     except ProjectError as exc:
-        st.error(md_text(exc))
+        st.error(md_inline(exc))
 
 
 def pipeline(report: dict) -> None:
@@ -75,13 +75,13 @@ def add_images(store: Store) -> None:
 
 def _start_ingest(store: Store, folder: str, by_folder: bool) -> None:
     if not folder or not Path(folder).expanduser().exists():
-        st.error(md_text(f"There is no folder or file at '{folder}' on this machine."))
+        st.error(md_inline(f"There is no folder or file at '{folder}' on this machine."))
         return
     try:
         start_job(store, "ingest", {"paths": [folder], "labels_from_folders": by_folder},
                   st.session_state.get(ANNOTATOR_KEY))
     except (JobError, PermissionDenied) as exc:
-        st.error(md_text(exc))
+        st.error(md_inline(exc))
 
 
 def recent_activity(store: Store) -> None:

@@ -27,7 +27,7 @@ from ..names import chart_text
 from ..store import Store
 from .jobs import job_status
 from .review import action_bar, grid, show_flash
-from .text import md_text
+from .text import md_inline
 
 CHART_KEY = "map-chart"
 HOVER_THUMBS = 3000
@@ -86,7 +86,7 @@ def layout_or_job(store: Store, model: str, keys: np.ndarray, who: str) -> np.nd
             try:
                 start_job(store, "map", {"model": model}, who)
             except JobError as exc:
-                st.error(md_text(exc))
+                st.error(md_inline(exc))
     job_status(store, "map", unit="layouts")
     return coords
 

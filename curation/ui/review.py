@@ -17,7 +17,7 @@ from ..store import EditError, GridItem, ReviewFilter, Store
 from ..verify import load_rgb, reason_title
 from .face_boxes import with_faces
 from .pictures import show_picture
-from .text import md_text
+from .text import md_inline, md_text
 
 PAGE_KEY = "review_page"
 DETAIL_KEY = "detail"
@@ -36,7 +36,7 @@ def flash(message: str, kind: str = "success") -> None:
 
 def show_flash() -> None:
     for kind, message in st.session_state.pop("flash", []):
-        getattr(st, kind)(md_text(message))
+        getattr(st, kind)(md_inline(message))
 
 
 def review_filter(store: Store) -> ReviewFilter:

@@ -14,7 +14,7 @@ import streamlit as st
 
 from ..accounts import PermissionDenied, Principal, check
 from ..store import SignInFailed, Store
-from .text import md_text
+from .text import md_inline, md_text
 
 TOKENS_KEY = "session-tokens"
 PRINCIPAL_KEY = "principal"
@@ -60,7 +60,7 @@ def sign_in_form(store: Store) -> None:
         try:
             _tokens()[str(store.project.root)] = store.sign_in(name, password, client_address())
         except SignInFailed as exc:
-            st.error(md_text(exc))
+            st.error(md_inline(exc))
             return
         st.rerun()
 
