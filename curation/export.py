@@ -14,8 +14,10 @@ every copy of the data leaving the project passes the same two guards:
 from __future__ import annotations
 
 import csv
+import io
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,38 +85,73 @@ def export(store, request: ExportRequest) -> str:
         return f"Wrote {n} images into {request.out}/<label>/"
     if request.what == "embeddings" and fmt == "csv":
         raise ExportError("Embeddings are exported as Parquet: use --format parquet.")
-    frame = table(store, request)
+    frame = table(store, request.what, request.run_id, request.model)
     out = request.out / f"{request.what}.{fmt}" if request.out.is_dir() else request.out
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        write_csv(frame, out)
-    else:
-        frame.to_parquet(out, index=False)
+    out.write_bytes(table_bytes(frame, fmt))
     return f"Wrote {len(frame)} rows to {out}"
 
 
-def table(store, request: ExportRequest) -> pd.DataFrame:
-    if request.what == "images":
+def table(store, what: str, run_id: int | None = None, model: str | None = None) -> pd.DataFrame:
+    """DESIGN.md's export `what` as a table (one row per source)."""
+    if what == "images":
         return store.export_images()
-    if request.what == "predictions":
-        return store.export_predictions(request.run_id)
-    if request.what == "embeddings":
-        return store.export_embeddings(request.model)
-    return store.export_suggestions(request.model)
+    if what == "predictions":
+        return store.export_predictions(run_id)
+    if what == "embeddings":
+        return store.export_embeddings(model)
+    return store.export_suggestions(model)
+
+
+def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    """The file of `frame` as CSV (formula-proof, `csv_text`) or Parquet."""
+    if fmt == "csv":
+        return csv_text(frame).encode("utf-8")
+    out = io.BytesIO()
+    frame.to_parquet(out, index=False)
+    return out.getvalue()
+
+
+def imagefolder_entries(store) -> list[tuple[Path, str]]:
+    """(original file, `<folder>/<sha256>.<ext>`) of every usable, labelled image; <folder> is the
+    label made a safe, unique folder name."""
+    rows = store.labelled_originals()
+    folders = folder_names(sorted({label for _, _, label in rows}))
+    return [(store.project.original_path(sha, ext), f"{folders[label]}/{sha}.{ext}") for sha, ext, label in rows]
 
 
 def export_imagefolder(store, out: Path) -> int:
-    """Usable, labelled images copied as OUT/<folder>/<sha256>.<ext>, the layout torchvision reads;
-    <folder> is the label made a safe, unique folder name. Every target is checked before any copy."""
-    rows = store.labelled_originals()
+    """Usable, labelled images copied as OUT/<folder>/<sha256>.<ext>, the layout torchvision reads.
+    Every target is checked to stay inside OUT before anything is copied."""
     root = Path(os.path.abspath(out))
-    folders = folder_names(sorted({label for _, _, label in rows}))
-    copies = [(store.project.original_path(sha, ext), inside(root, folders[label], f"{sha}.{ext}"))
-              for sha, ext, label in rows]
+    copies = [(source, inside(root, *relative.split("/"))) for source, relative in imagefolder_entries(store)]
     for source, target in copies:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
     return len(copies)
+
+
+def imagefolder_zip(store) -> tuple[bytes, int]:
+    """The image folder as one zip (stored, not recompressed) and its number of images."""
+    entries = imagefolder_entries(store)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for source, relative in entries:
+            archive.write(source, relative)
+    return buffer.getvalue(), len(entries)
+
+
+def unpack_imagefolder(data: bytes, out: Path) -> int:
+    """Write an image-folder zip (from a server) into OUT; ExportError, before anything is written,
+    when a member would land outside OUT."""
+    root = Path(os.path.abspath(out))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = [(member, inside(root, *member.filename.split("/"))) for member in archive.infolist()
+                   if not member.is_dir()]
+        for member, target in members:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(member))
+    return len(members)
 
 
 def folder_names(labels: list[str]) -> dict[str, str]:

@@ -13,7 +13,8 @@ import pytest
 
 from curation import synth
 from curation.cli import main
-from curation.export import ExportError, ExportRequest, csv_text, export, folder_names, inside
+from curation.export import (ExportError, ExportRequest, csv_text, export, folder_names, imagefolder_zip, inside,
+                             unpack_imagefolder)
 from curation.ingest import ingest
 
 FORMULAS = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
@@ -102,3 +103,19 @@ def test_the_audit_tables_zip_neutralises_formulas():
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for name in archive.namelist():
             assert_no_formula(archive.read(name).decode())
+
+
+def test_the_imagefolder_zip_uses_safe_folders_and_unpacking_refuses_escapes(project, tmp_path):
+    hostile_project(project, tmp_path, PATHS)
+    data, n = imagefolder_zip(project)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+    assert n == len(PATHS) and all(".." not in name.split("/") and not name.startswith("/") for name in names)
+    assert unpack_imagefolder(data, tmp_path / "unpacked") == len(PATHS)
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("ok/a.jpg", b"x")
+        archive.writestr("../../escape-zip.jpg", b"x")
+    with pytest.raises(ExportError, match="outside"):
+        unpack_imagefolder(evil.getvalue(), tmp_path / "evil")
+    assert not (tmp_path / "evil" / "ok").exists() and not (tmp_path.parent / "escape-zip.jpg").exists()

@@ -102,7 +102,7 @@ def next_up(store: Store, row, who: str) -> None:
         with left:
             show_picture(store, picture(store, row), width=160, alt=f"image #{row.image_id}")
         with right:
-            st.subheader(verdict_text(row), anchor=False)
+            st.subheader(md_text(verdict_text(row)), anchor=False)
             st.caption(f"Image #{row.image_id}, labelled {md_text(row.image_label or 'nothing')}; "
                        f"suggestion #{row.id} of cleaning run #{row.run_id}")
             accept, reject, back = st.columns(3)
