@@ -1,12 +1,13 @@
 """Writing the dataset out: tables as CSV or Parquet, usable images as an image folder.
 
-Shared by the command line (`curation export`), the pages' downloads and the HTTP API, so that
+Shared by the command line (`curation export`, through `curation.client`), the pages' downloads
+and the HTTP API, so that
 every copy of the data leaving the project passes the same two guards:
 
 - every CSV cell that a spreadsheet would run as a formula (a text starting with `=`, `+`, `-`,
   `@`, a tab or a carriage return: OWASP's CSV-injection rule) is written with a `'` in front, so
   it reads as the text it is, and every text cell is quoted, so a line break inside one stays
-  inside it (`csv_text`, `write_csv`);
+  inside it (`csv_text`, used by `table_bytes` and every download);
 - the image folder builds each folder from a sanitised, unique name (`names.repair_name`, unique
   also where a file system ignores case) and checks that every path it writes resolves inside OUT.
 """
@@ -18,7 +19,6 @@ import io
 import os
 import shutil
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -26,25 +26,10 @@ import pandas as pd
 from .names import repair_name
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-WHATS = ("images", "predictions", "embeddings", "suggestions")
-FORMATS = ("csv", "parquet", "imagefolder")
 
 
 class ExportError(ValueError):
     """An export that cannot be written, with a sentence that says why."""
-
-
-@dataclass(frozen=True)
-class ExportRequest:
-    what: str
-    out: Path
-    format: str | None = None
-    run_id: int | None = None
-    model: str | None = None
-
-    @property
-    def chosen_format(self) -> str:
-        return self.format or ("parquet" if self.what == "embeddings" else "csv")
 
 
 def neutralise_cell(value):
@@ -68,28 +53,6 @@ def csv_text(frame: pd.DataFrame) -> str:
     """`frame` as CSV text with every formula-like cell neutralised: the project's only CSV writer."""
     return neutralised(frame).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
 
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    path.write_text(csv_text(frame), encoding="utf-8", newline="")
-
-
-def export(store, request: ExportRequest) -> str:
-    """Write what `request` asks for; one sentence that says what was written where."""
-    fmt = request.chosen_format
-    if request.what not in WHATS or fmt not in FORMATS:
-        raise ExportError(f"Export one of {', '.join(WHATS)} as one of {', '.join(FORMATS)}.")
-    if fmt == "imagefolder":
-        if request.what != "images":
-            raise ExportError("--format imagefolder writes images only: use it with --what images.")
-        n = export_imagefolder(store, request.out)
-        return f"Wrote {n} images into {request.out}/<label>/"
-    if request.what == "embeddings" and fmt == "csv":
-        raise ExportError("Embeddings are exported as Parquet: use --format parquet.")
-    frame = table(store, request.what, request.run_id, request.model)
-    out = request.out / f"{request.what}.{fmt}" if request.out.is_dir() else request.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(table_bytes(frame, fmt))
-    return f"Wrote {len(frame)} rows to {out}"
 
 
 def table(store, what: str, run_id: int | None = None, model: str | None = None) -> pd.DataFrame:

@@ -40,8 +40,28 @@ def serve(root: Path, log: Path, address: str = "127.0.0.1"):
     port = free_port()
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "curation.cli", "serve", str(root), "--port", str(port),
-                                 "--address", address], stdout=out, stderr=subprocess.STDOUT,
+                                 "--host", address], stdout=out, stderr=subprocess.STDOUT,
                                 env=dict(os.environ, PYTHONUNBUFFERED="1"), start_new_session=True)
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", proc)
+            yield port
+        finally:
+            stop(proc)
+
+
+@contextmanager
+def pages_only(root: Path, log: Path):
+    """The pages alone (`streamlit run streamlit_app.py` with CURATION_PROJECT), which open the
+    project when the first browser session arrives: unlike `curation serve`, they do not hold the
+    database from the start, so another process can hold it first."""
+    port = free_port()
+    app = Path(__file__).resolve().parents[2] / "streamlit_app.py"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless=true",
+                                 f"--server.port={port}", "--server.address=127.0.0.1",
+                                 "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=app.parent, start_new_session=True,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1", CURATION_PROJECT=str(root)))
         try:
             wait_healthy(f"http://127.0.0.1:{port}", proc)
             yield port
@@ -58,7 +78,7 @@ def fill_sign_in(page, name: str, password: str) -> None:
 
 def test_a_signed_out_browser_sees_only_sign_in_while_the_database_is_held(project_copy, page, tmp_path):
     make_team(project_copy)
-    with serve(project_copy, tmp_path / "serve.log") as port:
+    with pages_only(project_copy, tmp_path / "serve.log") as port:
         holder = subprocess.Popen([sys.executable, "-c", HOLD, str(project_copy / "project.duckdb")],
                                   stdout=subprocess.PIPE, text=True)
         try:
