@@ -49,4 +49,4 @@ skew_section(skew)
 tables["Source skew"] = skew
 st.caption("To mark images as biased, select them on the Review page and use Flag as → Biased.")
 audited = f"run #{run['id']}" if run else "the dataset"
-downloads(tables, figures, f"Bias audit of {store.project.root.name}, {audited}")
+downloads(store, tables, figures, f"Bias audit of {store.project.root.name}, {audited}")

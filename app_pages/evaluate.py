@@ -6,6 +6,7 @@ from curation.ui.context import require_annotator, require_store
 from curation.ui.evaluate import (CELL_KEY, SPLITS, cell_pickers, clickable_matrix, compare, gallery, headline,
                                   run_matrix, run_picker, scores)
 from curation.ui.review import DETAIL_KEY, show_flash
+from curation.ui.text import md_text
 
 store = require_store()
 who = require_annotator()
@@ -29,7 +30,7 @@ st.session_state.setdefault("eval-view", "Top losses")
 view = st.segmented_control("Show", ["Selected cell", "Top losses", "Changed vs another run"], key="eval-view")
 if view == "Selected cell" and st.session_state.get(CELL_KEY):
     label, predicted = st.session_state[CELL_KEY]
-    st.subheader(f"True {label}, predicted {predicted}")
+    st.subheader(f"True {md_text(label)}, predicted {md_text(predicted)}")
     frame = store.cell_predictions(run["id"], label, predicted, split)
     gallery(store, frame, who, lambda r: f"{r.confidence:.0%} sure · loss {r.loss:.2f} · {r.split}")
 elif view == "Selected cell":

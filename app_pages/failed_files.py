@@ -1,9 +1,13 @@
 """Failed files: every file that could not be used, with the reason, to fix at its source."""
 
+from functools import partial
+
 import plotly.express as px
 import streamlit as st
 
+from curation.export import csv_text
 from curation.ui.context import require_store
+from curation.ui.downloads import download
 from curation.verify import reason_title
 
 store = require_store()
@@ -24,4 +28,4 @@ reason = st.selectbox("Reason", ["All", *counts.index[::-1]], key="failed-reason
 shown = failed if reason == "All" else failed[failed["problem"] == reason]
 st.dataframe(shown.drop(columns=["reason"]), hide_index=True, width="stretch",
              column_config={"bytes": st.column_config.NumberColumn("bytes", format="%d")})
-st.download_button("Download as CSV", shown.to_csv(index=False), "failed_files.csv", "text/csv", key="failed-csv")
+download(store, "Download as CSV", partial(csv_text, shown), "failed_files.csv", "text/csv", "failed-csv")

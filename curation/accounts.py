@@ -30,6 +30,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from .names import check_name
+
 ROLES = ("annotator", "reviewer", "admin")
 
 SCRYPT_N = 2**14
@@ -125,7 +127,7 @@ def validate_user_name(name: str) -> str:
         raise ValueError(f"A user name has at most {MAX_USER_NAME_LENGTH} characters.")
     if not _USER_NAME.fullmatch(name):
         raise ValueError("A user name may use only letters A-Z, digits, dots, underscores and hyphens.")
-    return name
+    return check_name(name, "user name", MAX_USER_NAME_LENGTH)
 
 
 def hash_password(password: str) -> str:

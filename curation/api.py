@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import io
 import json
 import logging
-import zipfile
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -28,6 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
 from . import __version__
+from . import export as exports
 from .accounts import MAX_USER_NAME_LENGTH, PermissionDenied
 from .jobs import OPERATIONS, JobError, ParamError, cancel_job, start_job
 from .project import ProjectError
@@ -366,43 +365,19 @@ async def export(request: Request, caller: Caller) -> Response:
     if what == "embeddings" and fmt == "csv":
         raise ApiError(400, "Embeddings are exported as Parquet: use format=parquet.")
     run = whole(query["run"], "run") if query.get("run") else None
-    frame = await run_in_threadpool(export_frame, store, what, run, query.get("model") or None)
-    body = await run_in_threadpool(frame_bytes, frame, fmt)
+    frame = await run_in_threadpool(exports.table, store, what, run, query.get("model") or None)
+    body = await run_in_threadpool(exports.table_bytes, frame, fmt)
     return Response(body, media_type="text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
                     headers={"Content-Disposition": f'attachment; filename="{what}.{fmt}"',
                              "X-Rows": str(len(frame))})
-
-
-def export_frame(store, what: str, run: int | None, model: str | None):
-    return {"images": lambda: store.export_images(), "predictions": lambda: store.export_predictions(run),
-            "embeddings": lambda: store.export_embeddings(model),
-            "suggestions": lambda: store.export_suggestions(model)}[what]()
-
-
-def frame_bytes(frame, fmt: str) -> bytes:
-    out = io.BytesIO()
-    if fmt == "csv":
-        frame.to_csv(out, index=False)
-    else:
-        frame.to_parquet(out, index=False)
-    return out.getvalue()
 
 
 async def export_imagefolder(request: Request, caller: Caller) -> Response:
     """Usable, labelled images as one zip of `<label>/<sha256>.<ext>` (stored, not recompressed)."""
     store = served_store()
     await run_in_threadpool(store.require, caller.actor, "export")
-    rows = await run_in_threadpool(store.labelled_originals)
-    body = await run_in_threadpool(imagefolder_zip, store, rows)
-    return Response(body, media_type="application/zip", headers={"X-Rows": str(len(rows))})
-
-
-def imagefolder_zip(store, rows) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
-        for sha, ext, label in rows:
-            archive.write(store.project.original_path(sha, ext), f"{label}/{sha}.{ext}")
-    return out.getvalue()
+    body, rows = await run_in_threadpool(exports.imagefolder_zip, store)
+    return Response(body, media_type="application/zip", headers={"X-Rows": str(rows)})
 
 
 async def add_user(request: Request, caller: Caller) -> dict:

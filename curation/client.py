@@ -176,22 +176,17 @@ class DirectProject(ProjectClient):
     def export_bytes(self, what: str, fmt: str, run: int | None = None,
                      model: str | None = None) -> tuple[bytes, int]:
         """The export's file content and its number of rows."""
-        from .api import export_frame, frame_bytes
+        from .export import table, table_bytes
 
         self.store.require(self.actor, "export")
-        frame = export_frame(self.store, what, run, model)
-        return frame_bytes(frame, fmt), len(frame)
+        frame = table(self.store, what, run, model)
+        return table_bytes(frame, fmt), len(frame)
 
     def imagefolder(self, out: Path) -> int:
-        import shutil
+        from .export import export_imagefolder
 
         self.store.require(self.actor, "export")
-        rows = self.store.labelled_originals()
-        for sha, ext, label in rows:
-            target = Path(out) / label / f"{sha}.{ext}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.store.project.original_path(sha, ext), target)
-        return len(rows)
+        return export_imagefolder(self.store, Path(out))
 
     def add_user(self, name: str, role: str, password: str) -> None:
         self.store.add_user(name, role, password, self.actor)
@@ -292,15 +287,10 @@ class ServedProject(ProjectClient):
         return response.content, int(response.headers.get("x-rows", 0))
 
     def imagefolder(self, out: Path) -> int:
-        import zipfile
+        from .export import unpack_imagefolder
 
         response = self.call("GET", "/exports/imagefolder")
-        with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
-            for member in archive.infolist():
-                target = Path(out) / member.filename
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(archive.read(member))
-        return int(response.headers.get("x-rows", 0))
+        return unpack_imagefolder(response.content, Path(out))
 
     def add_user(self, name: str, role: str, password: str) -> None:
         self.call("POST", "/users", {"name": name, "role": role, "password": password})

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from .jobs.runner import Progress
+from .names import repair_name
 from .project import Project, write_atomically
 from .verify import Failure, verify_bytes
 
@@ -95,7 +96,7 @@ def expand(paths: Iterable[str | os.PathLike], labels_from_folders: bool) -> tup
     seen: set[Path] = set()
     others = 0
     for given in paths:
-        root = Path(given).expanduser().resolve()
+        root = resolved(given)
         if not root.exists():
             raise FileNotFoundError(f"{given} does not exist.")
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
@@ -111,11 +112,27 @@ def expand(paths: Iterable[str | os.PathLike], labels_from_folders: bool) -> tup
     return tasks, others
 
 
+class IngestPathError(ValueError):
+    """A path given to ingest that cannot be followed, with a sentence that says why."""
+
+
+def resolved(given: str | os.PathLike) -> Path:
+    """The absolute path `given` names; IngestPathError for a symbolic link that loops."""
+    try:
+        return Path(given).expanduser().resolve()
+    except (RuntimeError, OSError):
+        raise IngestPathError(f"{given} is a symbolic link that loops back on itself (or goes through too many "
+                              "links): give the real folder or file.") from None
+
+
 def folder_label(path: Path, root: Path) -> str | None:
+    """The name of the folder a file is filed under, made a usable label (`names.repair_name`)."""
     if path == root:
-        return path.parent.name or None
-    relative = path.relative_to(root)
-    return relative.parts[-2] if len(relative.parts) > 1 else None
+        folder = path.parent.name
+    else:
+        relative = path.relative_to(root)
+        folder = relative.parts[-2] if len(relative.parts) > 1 else None
+    return repair_name(folder) if folder else None
 
 
 def phash64(img) -> int:

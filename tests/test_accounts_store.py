@@ -107,35 +107,78 @@ def test_every_refused_sign_in_says_the_same_and_is_recorded(team, name, passwor
     assert team.query("SELECT count(*) FROM sessions") == [(0,)]
 
 
-def test_five_failures_lock_the_name_for_ten_minutes(team, clock):
-    for _ in range(5):
+def throttled(team, name: str, password: str, client: str | None = None) -> str:
+    with pytest.raises(SignInFailed, match="Too many failed sign-ins from this address") as refused:
+        team.sign_in(name, password, client)
+    return str(refused.value)
+
+
+def test_failures_from_one_address_slow_that_address_with_growing_delays(team, clock):
+    for _ in range(store_accounts.FREE_FAILURES):
         with pytest.raises(SignInFailed, match=WRONG):
-            team.sign_in("ann", "guess")
-    clock.now += timedelta(minutes=5)
-    with pytest.raises(SignInFailed) as refused:
-        team.sign_in("ann", PASSWORD)
-    assert str(refused.value) == store_accounts.LOCKED
-    assert attempts(team)[-1] == ("ann", False, "locked")
-    assert team.principal_for(team.sign_in("rev", PASSWORD)).name == "rev", "other names are not locked"
-    clock.now += timedelta(minutes=5, seconds=1)
-    assert team.principal_for(team.sign_in("ann", PASSWORD)) == Principal("ann", "annotator")
+            team.sign_in("ann", "guess", "203.0.113.9")
+    assert throttled(team, "ann", PASSWORD, "203.0.113.9").endswith("wait 2 seconds, then try again.")
+    assert attempts(team)[-1] == ("ann", False, "throttled")
+    delays = []
+    for _ in range(4):
+        wait = 1
+        while True:
+            clock.now += timedelta(seconds=1)
+            try:
+                team.sign_in("ann", "guess", "203.0.113.9")
+            except SignInFailed as exc:
+                if str(exc) == WRONG:
+                    break
+            wait += 1
+        delays.append(wait)
+    assert delays == [2, 4, 8, 16], "each failure doubles the wait"
+    clock.now += timedelta(seconds=32)
+    assert team.principal_for(team.sign_in("ann", PASSWORD, "203.0.113.9")).name == "ann"
+    with pytest.raises(SignInFailed, match=WRONG):
+        team.sign_in("ann", "guess", "203.0.113.9")
 
 
-def test_unknown_names_lock_like_real_ones(team):
-    for _ in range(5):
+def test_a_stranger_cannot_lock_the_admin_out(team, clock):
+    for _ in range(30):
+        clock.now += timedelta(seconds=1)
+        with pytest.raises(SignInFailed):
+            team.sign_in("adm", "guess", "198.51.100.7")
+    throttled(team, "adm", PASSWORD, "198.51.100.7")
+    assert team.principal_for(team.sign_in("adm", PASSWORD, "192.0.2.10")).name == "adm"
+    assert team.principal_for(team.sign_in("adm", PASSWORD)).name == "adm", "nor from this machine"
+
+
+def test_many_names_from_one_address_slow_that_address(team, clock):
+    for n in range(store_accounts.CLIENT_FREE_FAILURES):
+        with pytest.raises(SignInFailed, match=WRONG):
+            team.sign_in(f"guess{n}", "guess", "198.51.100.8")
+    throttled(team, "ann", PASSWORD, "198.51.100.8")
+    assert team.sign_in("ann", PASSWORD, "198.51.100.9")
+
+
+def test_the_delay_is_capped(team, clock):
+    for _ in range(40):
+        clock.now += store_accounts.MAX_DELAY
+        with pytest.raises(SignInFailed, match=WRONG):
+            team.sign_in("ann", "guess", "203.0.113.1")
+    assert "wait 10 minutes" in throttled(team, "ann", "guess", "203.0.113.1")
+
+
+def test_unknown_names_slow_down_like_real_ones(team):
+    for _ in range(store_accounts.FREE_FAILURES):
         with pytest.raises(SignInFailed, match=WRONG):
             team.sign_in("mallory", "guess")
-    with pytest.raises(SignInFailed, match="Too many"):
-        team.sign_in("mallory", "guess")
+    throttled(team, "mallory", "guess")
 
 
-def test_a_success_resets_the_count_of_failures(team):
-    for _ in range(4):
+def test_a_success_resets_the_count_of_failures(team, clock):
+    for _ in range(store_accounts.FREE_FAILURES - 1):
         with pytest.raises(SignInFailed):
             team.sign_in("ann", "guess")
     team.sign_in("ann", PASSWORD)
-    with pytest.raises(SignInFailed, match=WRONG):
-        team.sign_in("ann", "guess")
+    for _ in range(store_accounts.FREE_FAILURES - 1):
+        with pytest.raises(SignInFailed, match=WRONG):
+            team.sign_in("ann", "guess")
     assert team.sign_in("ann", PASSWORD)
 
 

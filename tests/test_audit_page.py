@@ -121,7 +121,7 @@ def test_the_tables_zip_holds_one_csv_per_table():
     tables = {"Representation": pd.DataFrame({"n": [1, 2]}), "Source skew": pd.DataFrame({"by": ["provider"]})}
     with zipfile.ZipFile(io.BytesIO(tables_zip(tables))) as archive:
         assert archive.namelist() == ["representation.csv", "source_skew.csv"]
-        assert archive.read("representation.csv").decode().splitlines() == ["n", "1", "2"]
+        assert archive.read("representation.csv").decode().splitlines() == ['"n"', "1", "2"]
 
 
 def grid_ids(at: AppTest) -> list[int]:

@@ -32,11 +32,20 @@ def test_home_without_a_project_offers_to_create_one(tmp_path, monkeypatch):
     assert "Add images" in at.info[0].value
 
 
-def test_home_with_a_project_that_cannot_be_opened_still_offers_another(tmp_path, monkeypatch):
+def test_home_with_a_served_project_that_is_gone_says_so_and_offers_no_other(tmp_path, monkeypatch):
     monkeypatch.setenv("CURATION_PROJECT", str(tmp_path / "gone"))
     at = app("app_pages/home.py")
     assert not at.exception
-    assert "No project at" in at.error[0].value
+    assert "holds no project" in at.error[0].value and str(tmp_path) not in at.error[0].value
+    assert not at.text_input, "a served project is fixed: no picker"
+
+
+def test_a_bare_server_offers_another_project_when_the_chosen_one_is_gone(tmp_path, monkeypatch):
+    monkeypatch.delenv("CURATION_PROJECT", raising=False)
+    at = app("app_pages/home.py")
+    at.session_state["project"] = str(tmp_path / "gone")
+    at.run()
+    assert not at.exception and "no project in that folder" in at.error[0].value
     at.text_input(key="project-path").set_value(str(tmp_path / "fresh")).run()
     at.button(key="create-project").click().run()
     assert (tmp_path / "fresh" / "project.duckdb").is_file()

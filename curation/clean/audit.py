@@ -29,6 +29,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from scipy.stats import binomtest
 
+from ..names import chart_text
+
 UNTAGGED = "(untagged)"
 UNKNOWN_SOURCE = "(unknown)"
 ATTRIBUTE_JOIN = " × "
@@ -220,7 +222,7 @@ def _chart_height(rows: int) -> int:
 
 
 def _group_names(table: pd.DataFrame) -> pd.Series:
-    return table["attributes"] + ": " + table["subgroup"]
+    return (table["attributes"] + ": " + table["subgroup"]).map(chart_text)
 
 
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:

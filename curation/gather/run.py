@@ -21,6 +21,7 @@ from typing import Callable
 from ..ingest import CHUNK, FileTask, IngestSummary, NearDuplicateIndex, clear_partial_writes, default_workers
 from ..ingest import outcome_for_bytes, plan_chunk
 from ..jobs.runner import Progress
+from ..names import NameRefused, check_name
 from .download import TRANSIENT, Downloader, Fetched, Limits
 from .guard import Guard
 from .providers import Hit, ProviderError, get_provider, search
@@ -82,6 +83,10 @@ def check_request(request: GatherRequest) -> None:
             raise GatherError("Each query needs a label and a search text.")
         if len(spec.label) > MAX_LABEL:
             raise GatherError(f"The label '{spec.label[:20]}…' is too long ({MAX_LABEL} characters at most).")
+        try:
+            check_name(spec.label, "label")
+        except NameRefused as exc:
+            raise GatherError(str(exc)) from None
     if not 1 <= request.per_query <= MAX_PER_QUERY:
         raise GatherError(f"Ask for 1 to {MAX_PER_QUERY} images a query, not {request.per_query}.")
     Guard.from_env()

@@ -10,16 +10,23 @@ and refusing them would protect nothing (it is how a team that lost its admin's 
 in). No account may take that name, so nobody signed in to the app acts as it.
 
 Sign-in tells nobody whether a name exists: a wrong password, an unknown name and a deactivated
-user all get `WRONG`, after the same scrypt work. Every attempt is recorded in `sign_ins`. After
-`LOCKOUT_FAILURES` failures for a name within `LOCKOUT_WINDOW` (since its last success) the name
-is locked: attempts are refused without looking at the password until the oldest of those failures
-is `LOCKOUT_WINDOW` old. Names that do not exist lock the same way, so the lock says nothing either.
+user all get `WRONG`, after the same scrypt work. Every attempt is recorded in `sign_ins` with the
+client address it came from ("local" when the app does not know one).
+
+Guessing is slowed per (name, client address) and per client address, never per name alone: a
+fixed lock on a name let anyone lock the admin out with five guesses from anywhere. Within
+`FAILURE_WINDOW`, after `FREE_FAILURES` failures of a name from one address (or
+`CLIENT_FREE_FAILURES` from one address over all names) each further attempt from that address
+must wait a delay that doubles from `FIRST_DELAY` up to `MAX_DELAY` after the last failure; an
+attempt too soon is refused (`throttled`) without looking at the password. A success from that
+address starts the count again. The same name from another address is not slowed at all.
 Sessions last `SESSION_LIFETIME`; the database keeps only the token's digest.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import secrets
 from datetime import timedelta
 
@@ -32,10 +39,13 @@ from .db import next_id, utcnow
 OWNER = "cli"
 TEAM_MODE_KEY = "team_mode"
 SESSION_LIFETIME = timedelta(hours=12)
-LOCKOUT_FAILURES = 5
-LOCKOUT_WINDOW = timedelta(minutes=10)
+FREE_FAILURES = 3
+CLIENT_FREE_FAILURES = 20
+FIRST_DELAY = timedelta(seconds=2)
+MAX_DELAY = timedelta(minutes=10)
+FAILURE_WINDOW = timedelta(hours=24)
+LOCAL_CLIENT = "local"
 WRONG = "Wrong user name or password."
-LOCKED = "Too many failed sign-ins for this user name: wait 10 minutes, then try again."
 
 
 class AccountError(ValueError):
@@ -113,29 +123,41 @@ class AccountQueries:
         if team and not active_admins(cur):
             raise AccountError("Team mode needs at least one active admin: make someone else an admin first.")
 
-    def sign_in(self, name: str, password: str) -> str:
-        """A new session token for the user, or SignInFailed (`WRONG`, or `LOCKED`)."""
+    def sign_in(self, name: str, password: str, client: str | None = None) -> str:
+        """A new session token for the user, or SignInFailed (`WRONG`, or a sentence saying how long
+        to wait); `client` is the address the attempt came from (None: local, or unknown)."""
         name = (name or "").strip()[:MAX_USER_NAME_LENGTH + 1]
+        client = (client or LOCAL_CLIENT)[:64]
         now = utcnow()
-        reason = "locked" if self._locked(name, now) else self._password_refusal(name, password or "")
+        wait = self._wait_before_attempt(name, client, now)
+        reason = "throttled" if wait else self._password_refusal(name, password or "")
         token = new_session_token() if reason is None else None
         with self.transaction() as cur:
-            cur.execute("INSERT INTO sign_ins VALUES (?, ?, ?, ?, ?)",
-                        [next_id(cur, "sign_ins"), name, token is not None, reason, now])
+            cur.execute("INSERT INTO sign_ins (id, user_name, ok, reason, happened_at, client) VALUES (?, ?, ?, ?, ?, ?)",
+                        [next_id(cur, "sign_ins"), name, token is not None, reason, now, client])
             if token is not None:
                 cur.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, false)",
                             [token_digest(token), name, now, now + SESSION_LIFETIME])
+        if wait:
+            raise SignInFailed(throttled_sentence(wait))
         if token is None:
-            raise SignInFailed(LOCKED if reason == "locked" else WRONG)
+            raise SignInFailed(WRONG)
         return token
 
-    def _locked(self, name: str, now) -> bool:
-        since = now - LOCKOUT_WINDOW
-        failures = self.query(
-            "SELECT count(*) FROM sign_ins WHERE user_name = ? AND NOT ok AND reason <> 'locked' AND happened_at > ? "
-            "AND happened_at > (SELECT coalesce(max(happened_at), ?) FROM sign_ins WHERE user_name = ? AND ok)",
-            [name, since, since, name])[0][0]
-        return failures >= LOCKOUT_FAILURES
+    def _wait_before_attempt(self, name: str, client: str, now) -> timedelta:
+        """How long this client must still wait before trying `name` (zero: it may try now)."""
+        by_name = self._failures(now, "user_name = ? AND client = ?", [name, client])
+        by_client = self._failures(now, "client = ?", [client])
+        return max(remaining_delay(*by_name, FREE_FAILURES, now), remaining_delay(*by_client, CLIENT_FREE_FAILURES, now))
+
+    def _failures(self, now, match: str, params: list) -> tuple[int, object]:
+        """Failed (not throttled) attempts matching `match` in the window since the last success that
+        matches it, and when the last one happened."""
+        since = now - FAILURE_WINDOW
+        return self.query(
+            f"SELECT count(*), max(happened_at) FROM sign_ins WHERE {match} AND NOT ok AND reason <> 'throttled' "
+            f"AND happened_at > ? AND happened_at > (SELECT coalesce(max(happened_at), ?) FROM sign_ins "
+            f"WHERE {match} AND ok)", [*params, since, since, *params])[0]
 
     def _password_refusal(self, name: str, password: str) -> str | None:
         """Why the password does not open `name` (recorded, never shown), or None when it does.
@@ -195,6 +217,21 @@ class AccountQueries:
         rows = self.query("SELECT u.name, u.role FROM api_tokens t JOIN users u ON u.name = t.user_name "
                           "WHERE t.token_digest = ? AND t.revoked_at IS NULL AND u.active", [token_digest(token)])
         return Principal(*rows[0]) if rows else None
+
+
+def remaining_delay(failures: int, last, free: int, now) -> timedelta:
+    """What is left of the delay owed after `failures` failures, the last at `last`: none for the
+    first `free`, then FIRST_DELAY, doubling with each further failure, at most MAX_DELAY."""
+    if failures < free or last is None:
+        return timedelta(0)
+    delay = min(FIRST_DELAY * 2 ** min(failures - free, 20), MAX_DELAY)
+    return max(last + delay - now, timedelta(0))
+
+
+def throttled_sentence(wait: timedelta) -> str:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    span = f"{seconds} second{'s' * (seconds != 1)}" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+    return f"Too many failed sign-ins from this address: wait {span}, then try again."
 
 
 def active_admins(cur) -> int:

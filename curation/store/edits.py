@@ -12,9 +12,11 @@ import uuid
 from dataclasses import dataclass
 
 from ..flags import FLAG_KINDS
+from ..names import NameRefused, check_name
 from .db import next_id, utcnow
 
 EDIT_ACTIONS = ("label", "flag", "unflag", "suggestion", "tag")
+MAX_NOTE_LENGTH = 2000
 UNDO_WORDS = {"suggestion": "a decision on a suggestion", "unflag": "clearing flags"}
 
 
@@ -39,12 +41,18 @@ class UndoResult:
 
 
 def clean_name(value: str | None, what: str) -> str:
-    name = (value or "").strip()
-    if not name:
-        raise EditError(f"The {what} cannot be empty.")
-    if len(name) > 100:
-        raise EditError(f"The {what} is too long (100 characters at most).")
-    return name
+    """`value` as a usable name (`names.check_name`), or EditError with the rule's sentence."""
+    try:
+        return check_name(value, what)
+    except NameRefused as exc:
+        raise EditError(str(exc)) from None
+
+
+def clean_note(value: str | None) -> str:
+    note = (value or "").strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise EditError(f"A note has at most {MAX_NOTE_LENGTH} characters; this one has {len(note)}.")
+    return note
 
 
 def ids_param(image_ids) -> list[int]:
@@ -82,7 +90,7 @@ class EditQueries:
         actor = clean_name(actor, "annotator name")
         self.require(actor, "flag")
         with self.transaction() as cur:
-            return flag_images(cur, Events(cur, actor, utcnow()), image_ids, kind, (note or "").strip())
+            return flag_images(cur, Events(cur, actor, utcnow()), image_ids, kind, clean_note(note))
 
     def clear_flags(self, image_ids: list[int], kind: str | None, actor: str) -> int:
         """Clear the active flags (of one kind, or all) on images; the flags stay, marked inactive."""

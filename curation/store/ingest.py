@@ -7,11 +7,19 @@ import numpy as np
 from .db import executemany, insert_rows, next_id, utcnow
 
 
+# Failures that say nothing about the file's bytes and may pass another time (a permission fixed,
+# a disk back): a re-ingest tries these sources again instead of counting them as known.
+RETRYABLE_REASONS = ("unreadable_file",)
+
+
 class IngestQueries:
     def known_sources(self, sources: list[str]) -> set[str]:
+        """The sources the project holds, less those that failed for a reason that may change."""
         if not sources:
             return set()
-        rows = self.query("SELECT source FROM sources WHERE source IN (SELECT unnest(?))", [sources])
+        rows = self.query(
+            "SELECT s.source FROM sources s JOIN images i ON i.id = s.image_id WHERE s.source IN (SELECT unnest(?)) "
+            "AND NOT (i.status = 'failed' AND i.reason IN (SELECT unnest(?)))", [sources, list(RETRYABLE_REASONS)])
         return {r[0] for r in rows}
 
     def phash_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,6 +49,7 @@ def write_chunk(cur, batch, planner, now):
         "SELECT sha256, id, status, label FROM images WHERE sha256 IN (SELECT unnest(?))", [shas]
     ).fetchall()
     known = {sha: KnownImage(i, status, label) for sha, i, status, label in rows}
+    retire_retried(cur, [o.source for o in batch])
     plan = planner(known, next_id(cur, "images"))
     insert_images(cur, plan, now)
     insert_sources(cur, plan, {o.source: o.provenance or {} for o in batch}, now)
@@ -56,6 +65,16 @@ def write_chunk(cur, batch, planner, now):
     return plan
 
 
+def retire_retried(cur, sources: list[str]) -> None:
+    """Sources tried again (their failure may have passed): their old failed image is kept, marked
+    `retried` under a sha that frees its own, and the new outcome replaces the source's row."""
+    cur.execute(
+        "UPDATE images SET status = 'retried', sha256 = sha256 || '#retried-' || id::VARCHAR "
+        "WHERE status = 'failed' AND reason IN (SELECT unnest(?)) "
+        "AND id IN (SELECT image_id FROM sources WHERE source IN (SELECT unnest(?)))",
+        [list(RETRYABLE_REASONS), sources])
+
+
 # Where a downloaded image came from (a `Hit`'s fields); files from disk have none of them.
 PROVENANCE_COLUMNS = ("provider", "query", "rank", "url", "page_url", "title", "creator", "license", "attribution",
                       "listed_width", "listed_height", "listed_bytes")
@@ -64,7 +83,7 @@ PROVENANCE_COLUMNS = ("provider", "query", "rank", "url", "page_url", "title", "
 def insert_sources(cur, plan, provenance: dict[str, dict], now) -> None:
     rows = [[s, i, label, *(provenance.get(s, {}).get(c) for c in PROVENANCE_COLUMNS), now]
             for s, i, label in plan.sources]
-    insert_rows(cur, f"INSERT INTO sources (source, image_id, label_hint, {', '.join(PROVENANCE_COLUMNS)}, added_at)", rows)
+    insert_rows(cur, f"INSERT OR REPLACE INTO sources (source, image_id, label_hint, {', '.join(PROVENANCE_COLUMNS)}, added_at)", rows)
 
 
 def insert_images(cur, plan, now) -> None:

@@ -42,8 +42,8 @@ class ReviewFilter:
             clauses.append("EXISTS (SELECT 1 FROM flags f WHERE f.image_id = i.id AND f.active AND f.kind = ?)")
             params.append(self.flag_kind)
         if self.source.strip():
-            clauses.append("EXISTS (SELECT 1 FROM sources s WHERE s.image_id = i.id AND s.source ILIKE ?)")
-            params.append(f"%{self.source.strip()}%")
+            clauses.append("EXISTS (SELECT 1 FROM sources s WHERE s.image_id = i.id AND s.source ILIKE ? ESCAPE '\\')")
+            params.append(f"%{like_literal(self.source.strip())}%")
         if self.group is not None:
             clauses.append("(i.near_group = ? OR i.id = ?)")
             params += [self.group, self.group]
@@ -160,3 +160,8 @@ class ReviewQueries:
         """How many filtered images come before `image_id` (to find its page)."""
         where, params = flt.where()
         return self.query(f"SELECT count(*) FROM images i WHERE {where} AND i.id < ?", params + [image_id])[0][0]
+
+
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern that matches it literally: `%`, `_` and `\\` lose their meaning."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

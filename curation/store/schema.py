@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..project import ProjectError
 
+# A step is SQL, or "python:NAME" for a function NAME(cur, now) in store/renames.py.
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "initial schema",
@@ -299,6 +300,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    ("rename labels that break the name rule", "python:rename_unusable_labels"),
+    ("sign-ins: the client address", "ALTER TABLE sign_ins ADD COLUMN client VARCHAR;"),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -311,6 +314,16 @@ def current_version(cur) -> int:
     if not exists:
         return 0
     return cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
+
+
+def run_migration(cur, step: str, now) -> None:
+    """A migration's SQL, or (`python:NAME`) a function of `store.renames` for what SQL cannot say."""
+    if step.startswith("python:"):
+        from . import renames
+
+        getattr(renames, step.removeprefix("python:"))(cur, now)
+    else:
+        cur.execute(step)
 
 
 def migrate(cur, now) -> int:
@@ -328,7 +341,7 @@ def migrate(cur, now) -> int:
     for number, (name, sql) in enumerate(MIGRATIONS[version:], start=version + 1):
         cur.begin()
         try:
-            cur.execute(sql)
+            run_migration(cur, sql, now)
             cur.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [number, name, now])
             cur.commit()
         except BaseException:

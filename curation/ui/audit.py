@@ -12,9 +12,12 @@ import streamlit as st
 
 from ..accounts import PermissionDenied
 from ..clean.audit import ATTRIBUTE_JOIN, accuracy_figure, attribute_sets, audit_html, representation_figure
+from ..export import csv_text
 from ..store import EditError, Store
 from ..store.audit import AUDIT_BASE_COLUMNS
+from .downloads import download
 from .review import flash
+from .text import md_inline
 
 #: Attribute definitions offered as a start. Skin type follows Fitzpatrick (I-VI) or the Monk Skin
 #: Tone scale (1-10); gender is as perceived by the annotator, never inferred.
@@ -105,7 +108,7 @@ def audit_frame(store: Store, run: dict | None) -> pd.DataFrame:
     try:
         return store.audit_frame(None if run is None else run["id"])
     except EditError as exc:
-        st.error(str(exc))
+        st.error(md_inline(exc))
         st.stop()
 
 
@@ -196,15 +199,15 @@ def tables_zip(tables: dict[str, pd.DataFrame]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, table in tables.items():
-            archive.writestr(f"{name.lower().replace(' ', '_')}.csv", table.to_csv(index=False))
+            archive.writestr(f"{name.lower().replace(' ', '_')}.csv", csv_text(table))
     return buffer.getvalue()
 
 
-def downloads(tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure], title: str) -> None:
+def downloads(store: Store, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure], title: str) -> None:
     """The tables as CSVs in a zip, and the whole audit as one HTML file that opens offline."""
     st.subheader("Download")
     row = st.container(horizontal=True)
-    row.download_button("Tables (CSV, zip)", tables_zip(tables), file_name="audit-tables.zip",
-                         mime="application/zip", key="audit-csv", icon=":material/table:", on_click="ignore")
-    row.download_button("Report (HTML)", partial(audit_html, tables, figures, title), file_name="audit-report.html",
-                          mime="text/html", key="audit-html", icon=":material/description:", on_click="ignore")
+    download(store, "Tables (CSV, zip)", partial(tables_zip, tables), "audit-tables.zip", "application/zip",
+             "audit-csv", row)
+    download(store, "Report (HTML)", partial(audit_html, tables, figures, title), "audit-report.html", "text/html",
+             "audit-html", row)

@@ -19,7 +19,7 @@ from .review import flash, show_flash, undo
 from .jobs import job_status
 from .pictures import show_gallery, show_picture
 from .signin import refusal
-from .text import md_text
+from .text import md_inline, md_text
 
 IDENTITY_KEY = "clusters-identity"
 GRID_COLUMNS = 6
@@ -44,7 +44,7 @@ def clean_section(store: Store, who: str) -> str | None:
         try:
             start_job(store, "clean", {"model": model, "label": label}, who)
         except (JobError, PermissionDenied) as exc:
-            st.error(str(exc))
+            st.error(md_inline(exc))
     job_status(store, "clean", unit="steps")
     return model
 
@@ -102,7 +102,7 @@ def next_up(store: Store, row, who: str) -> None:
         with left:
             show_picture(store, picture(store, row), width=160, alt=f"image #{row.image_id}")
         with right:
-            st.subheader(verdict_text(row), anchor=False)
+            st.subheader(md_text(verdict_text(row)), anchor=False)
             st.caption(f"Image #{row.image_id}, labelled {md_text(row.image_label or 'nothing')}; "
                        f"suggestion #{row.id} of cleaning run #{row.run_id}")
             accept, reject, back = st.columns(3)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 import streamlit as st
 
+from ..names import chart_text
 from ..store import Store
 from ..train.evaluate import accuracy, confused_pairs, matrix_from_counts, per_class, row_normalised
 from .review import action_bar, grid
+from .text import md_text
 
 CELL_KEY = "eval-cell"
 MATRIX_KEY = "eval-matrix"
@@ -39,7 +43,7 @@ def headline(run: dict, matrix) -> None:
 def matrix_figure(matrix, normalised: bool, title: str = "", diverging: bool = False) -> go.Figure:
     """A heatmap (true labels down, predictions across) with an invisible point on each cell to click."""
     shown = row_normalised(matrix) if normalised else matrix
-    labels = list(matrix.index)
+    labels = [chart_text(label) for label in matrix.index]
     text = [[f"{v:.0%}" if normalised else str(v) for v in row] for row in shown.to_numpy()]
     fig = go.Figure(go.Heatmap(z=shown.to_numpy(), x=labels, y=labels, text=text, texttemplate="%{text}",
                                colorscale="RdBu" if diverging else "Blues", zmid=0 if diverging else None,
@@ -62,7 +66,7 @@ def clickable_matrix(matrix, normalised: bool) -> None:
                             selection_mode=("points",))
     points = (event or {}).get("selection", {}).get("points", [])
     if points:
-        chosen = (points[0]["y"], points[0]["x"])
+        chosen = (html.unescape(points[0]["y"]), html.unescape(points[0]["x"]))
         if st.session_state.get("eval-last-click") != chosen:
             st.session_state["eval-last-click"] = chosen
             choose_cell(*chosen)
@@ -96,7 +100,7 @@ def scores(matrix) -> None:
         if pairs.empty:
             st.caption("No confusion: every image was predicted as its label.")
         for row in pairs.itertuples():
-            st.button(f"{row.label} → {row.predicted}: {row.count}", key=f"pair-{row.label}-{row.predicted}",
+            st.button(f"{md_text(row.label)} → {md_text(row.predicted)}: {row.count}", key=f"pair-{row.label}-{row.predicted}",
                       on_click=choose_cell, args=(row.label, row.predicted))
 
 

@@ -12,6 +12,7 @@ from ..store import Store
 from .context import ANNOTATOR_KEY
 from .jobs import job_status
 from .signin import refusal
+from .text import md_inline
 
 DETECT = OPERATIONS["detect"].defaults()
 EMBED = OPERATIONS["embed"].defaults()
@@ -33,7 +34,7 @@ def _start(store: Store, kind: str, params: dict) -> None:
     try:
         start_job(store, kind, params, st.session_state.get(ANNOTATOR_KEY))
     except (JobError, PermissionDenied) as exc:
-        st.error(str(exc))
+        st.error(md_inline(exc))
 
 
 def detect_section(store: Store) -> None:

@@ -9,12 +9,14 @@ import streamlit as st
 
 from ..accounts import PermissionDenied
 from ..jobs import JobError, start_job
+from ..names import chart_text
 from ..pipeline import next_action, steps
 from ..project import ProjectError
 from ..store import Store, init_project
 from .context import ANNOTATOR_KEY, use_project
 from .jobs import job_status
 from .signin import refusal
+from .text import md_inline, md_text
 
 
 def project_picker(current: str | None) -> None:
@@ -36,7 +38,7 @@ def _open(path: str) -> None:
         use_project(path)
         st.rerun()
     except ProjectError as exc:
-        st.error(str(exc))
+        st.error(md_inline(exc))
 
 
 def pipeline(report: dict) -> None:
@@ -44,15 +46,15 @@ def pipeline(report: dict) -> None:
     for column, step in zip(st.columns(6), steps(report)):
         with column.container(border=True, height="stretch"):
             st.metric(step.name, step.value)
-            st.caption(f"{step.unit}  \n{step.detail}")
-    st.info(f"**Next:** {next_action(report)}", icon=":material/arrow_forward:")
+            st.caption(f"{md_text(step.unit)}  \n{md_text(step.detail)}")
+    st.info(f"**Next:** {md_text(next_action(report))}", icon=":material/arrow_forward:")
 
 
 def label_chart(report: dict) -> None:
     counts = report["labels"]
     if not counts:
         return
-    fig = px.bar(x=list(counts), y=list(counts.values()), labels={"x": "label", "y": "usable images"},
+    fig = px.bar(x=[chart_text(label) for label in counts], y=list(counts.values()), labels={"x": "label", "y": "usable images"},
                  title="Images per label")
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
     st.plotly_chart(fig, key="labels-chart")
@@ -73,13 +75,13 @@ def add_images(store: Store) -> None:
 
 def _start_ingest(store: Store, folder: str, by_folder: bool) -> None:
     if not folder or not Path(folder).expanduser().exists():
-        st.error(f"There is no folder or file at '{folder}' on this machine.")
+        st.error(md_inline(f"There is no folder or file at '{folder}' on this machine."))
         return
     try:
         start_job(store, "ingest", {"paths": [folder], "labels_from_folders": by_folder},
                   st.session_state.get(ANNOTATOR_KEY))
     except (JobError, PermissionDenied) as exc:
-        st.error(str(exc))
+        st.error(md_inline(exc))
 
 
 def recent_activity(store: Store) -> None:

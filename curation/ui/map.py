@@ -23,9 +23,11 @@ from ..embed import EMBEDDERS
 from ..jobs import JobError, start_job
 from ..map_run import maps_dir
 from ..maps import INTERACTIVE_POINTS, display_sample, stored_layout
+from ..names import chart_text
 from ..store import Store
 from .jobs import job_status
 from .review import action_bar, grid, show_flash
+from .text import md_inline
 
 CHART_KEY = "map-chart"
 HOVER_THUMBS = 3000
@@ -84,7 +86,7 @@ def layout_or_job(store: Store, model: str, keys: np.ndarray, who: str) -> np.nd
             try:
                 start_job(store, "map", {"model": model}, who)
             except JobError as exc:
-                st.error(str(exc))
+                st.error(md_inline(exc))
     job_status(store, "map", unit="layouts")
     return coords
 
@@ -112,10 +114,10 @@ def scatter(points: pd.DataFrame, coords: np.ndarray, colour_by: str, thumbs: li
     fig, traces = go.Figure(), []
     for value, rows in points.groupby(colour_by, sort=True).indices.items():
         traces.append(rows)
-        text = [f"{label} · {verdict} · image #{image}" for label, verdict, image in
+        text = [chart_text(f"{label} · {verdict} · image #{image}") for label, verdict, image in
                 zip(points["label"].iloc[rows], points["verdict"].iloc[rows], points["image_id"].iloc[rows])]
         fig.add_trace(go.Scattergl(
-            x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=str(value), text=text,
+            x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=chart_text(value), text=text,
             customdata=[[int(r), thumbs[r] if thumbs else ""] for r in rows],
             hovertemplate="%{text}<extra></extra>", marker={"size": 7, "opacity": 0.85}))
     fig.update_layout(height=640, dragmode="lasso", margin={"l": 10, "r": 10, "t": 30, "b": 10},

@@ -17,7 +17,7 @@ from ..store import EditError, GridItem, ReviewFilter, Store
 from ..verify import load_rgb, reason_title
 from .face_boxes import with_faces
 from .pictures import show_picture
-from .text import md_text
+from .text import md_inline, md_text
 
 PAGE_KEY = "review_page"
 DETAIL_KEY = "detail"
@@ -30,12 +30,13 @@ FLAG_COLOURS = {"label_conflict": "red", "duplicate": "orange", "failed": "red",
 
 
 def flash(message: str, kind: str = "success") -> None:
+    """A message shown after the rerun a change causes; as text, never markup (it often holds a label)."""
     st.session_state.setdefault("flash", []).append((kind, message))
 
 
 def show_flash() -> None:
     for kind, message in st.session_state.pop("flash", []):
-        getattr(st, kind)(message)
+        getattr(st, kind)(md_inline(message))
 
 
 def review_filter(store: Store) -> ReviewFilter:
@@ -267,7 +268,7 @@ def detail_view(store: Store, flt: ReviewFilter, image_id: int, who: str, page_s
 def _picture(store: Store, image: dict) -> None:
     st.markdown(f"### #{image['id']} · {md_text(image['label'] or 'unlabelled')}")
     if image["status"] != "ok":
-        st.error(f"{reason_title(image['reason'])}: {image['detail']}")
+        st.error(md_text(f"{reason_title(image['reason'])}: {image['detail']}"))
         return
     path = store.project.original_path(image["sha256"], image["ext"])
     picture, faces_line = with_faces(store, image, load_rgb(path, max_side=1024))
@@ -281,7 +282,7 @@ def _labelling(store: Store, image: dict, who: str) -> None:
     labels = store.label_names()
     row = st.container(horizontal=True)
     for n, label in enumerate(labels[:9], start=1):
-        row.button(f"{n} · {label}", key=f"quick-{n}", shortcut=str(n),
+        row.button(f"{n} · {md_text(label)}", key=f"quick-{n}", shortcut=str(n),
                    type="primary" if label == image["label"] else "secondary",
                    on_click=_quick_label, args=(store, image_id, label, who))
     flags = store.image_flags(image_id)
@@ -317,7 +318,7 @@ def _tagging(store: Store, image_id: int, who: str) -> None:
         current = tags.get(name, NO_TAG)
         options = [NO_TAG, *allowed, *([current] if current not in [NO_TAG, *allowed] else [])]
         key = f"tag-{image_id}-{name}-{current}"
-        columns[n % len(columns)].selectbox(name, options, index=options.index(current), key=key,
+        columns[n % len(columns)].selectbox(md_text(name), options, index=options.index(current), key=key,
                                             format_func=lambda v: v or "not tagged",
                                             on_change=_tag_one, args=(store, image_id, name, key, who))
 

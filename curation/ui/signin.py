@@ -14,7 +14,7 @@ import streamlit as st
 
 from ..accounts import PermissionDenied, Principal, check
 from ..store import SignInFailed, Store
-from .text import md_text
+from .text import md_inline, md_text
 
 TOKENS_KEY = "session-tokens"
 PRINCIPAL_KEY = "principal"
@@ -55,20 +55,39 @@ def refusal(action: str) -> str | None:
 
 
 def sign_in_form(store: Store) -> None:
+    name, password, submitted = _form("This project is shared by a team")
+    if submitted:
+        try:
+            _tokens()[str(store.project.root)] = store.sign_in(name, password, client_address())
+        except SignInFailed as exc:
+            st.error(md_inline(exc))
+            return
+        st.rerun()
+
+
+def busy_sign_in_form(why: str) -> None:
+    """The sign-in page of a project that cannot be opened now: the same form, which cannot sign
+    anyone in until the project opens again, and why."""
+    _form("This project may be shared by a team")
+    st.error(why)
+
+
+def _form(shared: str) -> tuple[str, str, bool]:
     st.title("Sign in")
-    st.caption("This project is shared by a team: sign in with the user name and password an admin gave you.")
+    st.caption(f"{shared}: sign in with the user name and password an admin gave you.")
     with st.form("sign-in", clear_on_submit=True):
         name = st.text_input("User name", key="sign-in-name", autocomplete="username")
         password = st.text_input("Password", type="password", key="sign-in-password",
                                  autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted:
-        try:
-            _tokens()[str(store.project.root)] = store.sign_in(name, password)
-        except SignInFailed as exc:
-            st.error(str(exc))
-            return
-        st.rerun()
+    return name, password, submitted
+
+
+def client_address() -> str | None:
+    """The browser's address as the server sees it (None for this machine); a proxy in front of the
+    app makes every visitor one address, so deploy it where the app sees the real one."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
 
 
 def signed_in_sidebar(store: Store, principal: Principal) -> None:

@@ -19,6 +19,7 @@ from ..verify import load_rgb
 from .context import ANNOTATOR_KEY
 from .pictures import show_gallery
 from .signin import refusal
+from .text import md_inline
 
 SIZES = [64, 96, 128, 160, 224]
 
@@ -78,7 +79,7 @@ def run_form(store: Store) -> None:
             start_job(store, "train", params, st.session_state.get(ANNOTATOR_KEY))
             st.rerun()
         except (JobError, PermissionDenied) as exc:
-            st.error(str(exc))
+            st.error(md_inline(exc))
 
 
 def augmentation_preview(store: Store, rows, size: int) -> None:
