@@ -52,7 +52,7 @@ def test_a_reviewers_download_travels_inside_the_session(team):
     at = signed_in_on("app_pages/failed_files.py", "rev")
     assert not at.exception and not at.get("download_button"), "no /media/ URL in team mode"
     assert not frames(at)
-    next(b for b in at.button if b.label == "Prepare download as csv").click().run()
+    next(b for b in at.button if b.label == "Prepare download as CSV").click().run()
     (frame,) = frames(at)
     assert "/media/" not in frame
     payload = re.search(r'atob\("([A-Za-z0-9+/=]+)"\)', frame).group(1)
@@ -68,7 +68,7 @@ def test_single_user_mode_keeps_the_download_button(project_copy, monkeypatch):
 def test_the_audit_zip_arrives_inside_the_session_without_formulas(team):
     at = signed_in_on("app_pages/audit.py", "rev")
     assert not at.exception and not at.get("download_button")
-    next(b for b in at.button if b.label == "Prepare tables (csv, zip)").click().run()
+    next(b for b in at.button if b.label == "Prepare tables (CSV, zip)").click().run()
     zipped = next(f for f in frames(at) if "audit-tables.zip" in f)
     payload = re.search(r'atob\("([A-Za-z0-9+/=]+)"\)', zipped).group(1)
     with zipfile.ZipFile(io.BytesIO(base64.b64decode(payload))) as archive:
