@@ -64,6 +64,12 @@ def chart_text(value) -> str:
     return html.escape(str(value), quote=False)
 
 
+def visible(value) -> str:
+    """`value` with each control or override character written as `\\uXXXX`, to show a refused or
+    renamed name as it was without letting it act."""
+    return "".join(f"\\u{ord(ch):04x}" if _is_control(ch) or ch in BIDI_CONTROLS else ch for ch in str(value))
+
+
 def is_usable(value: str | None) -> bool:
     try:
         return check_name(value) == value

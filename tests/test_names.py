@@ -126,3 +126,16 @@ def test_the_migration_renames_bad_labels_through_events(tmp_path):
         assert "rename_label" in set(store.recent_events(10)["action"])
     finally:
         store.close()
+
+
+def test_home_tells_the_team_which_labels_were_renamed(tmp_path, monkeypatch):
+    from apptest import app
+
+    old_project(tmp_path / "old")
+    open_store(tmp_path / "old").close()
+    monkeypatch.setenv("CURATION_PROJECT", str(tmp_path / "old"))
+    at = app("app_pages/home.py")
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning if "renamed" in w.value]
+    assert "is now" in warning and ".._.._x" in warning.replace("\\", "") and "ok (2)" in warning.replace("\\", "")
+    assert "\x00" not in warning and "ok\\\\u0000" in warning

@@ -52,7 +52,7 @@ def test_a_reviewers_download_travels_inside_the_session(team):
     at = signed_in_on("app_pages/failed_files.py", "rev")
     assert not at.exception and not at.get("download_button"), "no /media/ URL in team mode"
     assert not frames(at)
-    next(b for b in at.button if b.label == "Prepare download as csv").click().run()
+    next(b for b in at.button if b.label == "Prepare download as CSV").click().run()
     (frame,) = frames(at)
     assert "/media/" not in frame
     payload = re.search(r'atob\("([A-Za-z0-9+/=]+)"\)', frame).group(1)
@@ -68,7 +68,7 @@ def test_single_user_mode_keeps_the_download_button(project_copy, monkeypatch):
 def test_the_audit_zip_arrives_inside_the_session_without_formulas(team):
     at = signed_in_on("app_pages/audit.py", "rev")
     assert not at.exception and not at.get("download_button")
-    next(b for b in at.button if b.label == "Prepare tables (csv, zip)").click().run()
+    next(b for b in at.button if b.label == "Prepare tables (CSV, zip)").click().run()
     zipped = next(f for f in frames(at) if "audit-tables.zip" in f)
     payload = re.search(r'atob\("([A-Za-z0-9+/=]+)"\)', zipped).group(1)
     with zipfile.ZipFile(io.BytesIO(base64.b64decode(payload))) as archive:
@@ -122,3 +122,34 @@ def test_a_page_failure_is_one_sentence_without_the_traceback(project_copy, monk
     texts = [getattr(node, "value", "") for node in at.main if isinstance(getattr(node, "value", ""), str)]
     assert not [text for text in texts if "secret" in text or "Traceback" in text]
     assert any("secret.duckdb" in record.exc_text or "" for record in caplog.records if record.exc_text)
+
+
+def _gallery_script():
+    import os
+
+    import numpy as np
+
+    from curation.store import open_store
+    from curation.ui.pictures import show_gallery, show_picture
+
+    store = open_store(os.environ["GALLERY_PROJECT"])
+    try:
+        tile = np.zeros((8, 8, 3))
+        show_gallery(store, [tile, tile], ["![px](http:evil.example)", "fine"])
+        show_picture(store, tile, caption="<img src=http:evil.example>")
+    finally:
+        store.close()
+
+
+def test_single_user_picture_captions_are_text(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from curation.store import init_project
+
+    init_project(tmp_path / "p").close()
+    monkeypatch.setenv("GALLERY_PROJECT", str(tmp_path / "p"))
+    at = AppTest.from_function(_gallery_script).run()
+    assert not at.exception
+    captions = [i.caption for image in at.get("image") for i in image.proto.imgs]
+    assert len(captions) == 3 and "fine" in captions
+    assert not [c for c in captions if live_markup(c)]

@@ -145,6 +145,11 @@ class ReviewQueries:
             "SELECT s.source, i.reason, i.detail, s.label_hint AS filed_under, i.bytes FROM sources s "
             "JOIN images i ON i.id = s.image_id WHERE i.status = 'failed' ORDER BY i.reason, s.source")
 
+    def label_renames(self) -> list[tuple[str, str]]:
+        """(old, new) of every label the name rule's migration renamed (`store/renames.py`)."""
+        return [(before, after) for before, after in self.query(
+            "SELECT before->>'label', after->>'label' FROM events WHERE action = 'rename_label' ORDER BY id")]
+
     def recent_events(self, limit: int = 20):
         return self.query_df(
             "SELECT id, happened_at, actor, action, image_id, before, after FROM events ORDER BY id DESC LIMIT ?", [limit])

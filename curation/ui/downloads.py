@@ -35,7 +35,7 @@ def download(store: Store, label: str, data: Data, file_name: str, mime: str, ke
         where.download_button(label, data, file_name=file_name, mime=mime, key=key, on_click="ignore")
         return
     prepared = f"prepared-{key}"
-    if where.button(f"Prepare {label.lower()}", key=key) or st.session_state.get(prepared):
+    if where.button(f"Prepare {label[:1].lower()}{label[1:]}", key=key) or st.session_state.get(prepared):
         st.session_state[prepared] = True
         body = data() if callable(data) else data
         components.html(save_frame(body.encode("utf-8") if isinstance(body, str) else body, file_name, mime), height=48)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from ..accounts import PermissionDenied
 from ..jobs import JobError, start_job
-from ..names import chart_text
+from ..names import chart_text, visible
 from ..pipeline import next_action, steps
 from ..project import ProjectError
 from ..store import Store, init_project
@@ -82,6 +82,16 @@ def _start_ingest(store: Store, folder: str, by_folder: bool) -> None:
                   st.session_state.get(ANNOTATOR_KEY))
     except (JobError, PermissionDenied) as exc:
         st.error(md_inline(exc))
+
+
+def label_renames(store: Store) -> None:
+    """Tell the team which labels an upgrade renamed because they broke the name rule."""
+    renames = store.label_renames()
+    if renames:
+        pairs = ", ".join(f"'{md_text(visible(old))}' is now '{md_text(new)}'" for old, new in renames)
+        st.warning(f"Labels renamed when this project was upgraded, because they held a path, a control or "
+                   f"override character or only dots: {pairs}. Their events are in each image's history.",
+                   icon=":material/edit_note:")
 
 
 def recent_activity(store: Store) -> None:

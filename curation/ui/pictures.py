@@ -5,7 +5,8 @@
 every page needs a signed-in user, pictures are therefore drawn inline instead: an `st.html` with
 `<img src="data:image/jpeg;base64,…">`, sent over the session's own websocket, sized and captioned
 the way `st.image` would, so that no media URL ever exists for them. In single-user mode nobody
-signs in, and `st.image` (whose media URLs the browser caches) is kept.
+signs in, and `st.image` (whose media URLs the browser caches) is kept; its captions are Markdown
+(images included), so they are escaped.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from PIL import Image
 
 from ..store import Store
 from .signin import signed_in
+from .text import md_text
 
 JPEG_QUALITY = 90
 Width = int | str
@@ -41,7 +43,7 @@ def show_picture(store: Store, picture: Any, *, width: Width = "stretch", captio
     if inline_pictures(store):
         st.html(picture_html([picture], [caption], width, [alt]))
     else:
-        st.image(picture, width=width, caption=caption)
+        st.image(picture, width=width, caption=md_text(caption) if caption else caption)
 
 
 def show_gallery(store: Store, pictures: Sequence[Any], captions: Sequence[str] | None = None,
@@ -52,7 +54,8 @@ def show_gallery(store: Store, pictures: Sequence[Any], captions: Sequence[str] 
     if inline_pictures(store):
         st.html(picture_html(list(pictures), list(captions or []), width, []))
     else:
-        st.image(list(pictures), width=width, caption=list(captions) if captions is not None else None)
+        shown = [md_text(c) if c else c for c in captions] if captions is not None else None
+        st.image(list(pictures), width=width, caption=shown)
 
 
 def picture_html(pictures: list, captions: list[str | None], width: Width, alts: list[str | None]) -> str:

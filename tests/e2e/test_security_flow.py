@@ -5,6 +5,7 @@ address leaves the same name free from another."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -182,3 +183,25 @@ def test_a_lockout_from_one_address_leaves_the_name_free_from_another(project_co
         assert clients.get(OTHER_ADDRESS) == 1 and clients.get("local", 0) == 10
     finally:
         store.close()
+
+
+def test_a_team_download_is_saved_from_the_session_without_a_media_url(project_copy, page, tmp_path):
+    make_team(project_copy)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    with serve(project_copy, tmp_path / "serve.log") as port:
+        page.goto(f"http://127.0.0.1:{port}/failed")
+        wait_for_app(page)
+        fill_sign_in(page, "boss", PASSWORD)
+        page.get_by_text("Signed in as boss").wait_for()
+        page.get_by_role("button", name="Prepare download as CSV").click()
+        wait_for_app(page)
+        frame = page.frame_locator("iframe").first
+        with page.expect_download() as saved:
+            frame.get_by_role("button", name="Save failed_files.csv").click()
+        path = saved.value.path()
+        screenshot(page, "security-team-download")
+    text = Path(path).read_text()
+    assert text.startswith('"source","problem"') and len(text.splitlines()) == 8
+    media = [u for u in requests if re.search(r"://[^/]+/media/", u)]
+    assert all(u.endswith(".png") for u in media), f"only the tab icon comes from /media/, no download: {media}"
