@@ -21,7 +21,7 @@ pool shares that person: the same person under two names, which the merge step t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ from .method import (
 
 AMBIGUITY = 2 / 3
 MAX_READINGS = 3
+LINK_QUANTILE = 0.9
 MIN_PERSON = 3
 NO_PERSON = -1
 LINK_CHUNK = 512
@@ -72,6 +73,35 @@ def coherent_groups(distances: np.ndarray, blocked: np.ndarray, same_person: flo
     similarity[distances >= same_person] = 0.0
     return [group for group in dominant_groups(similarity)
             if np.median(distances[np.ix_(group, group)][~np.eye(len(group), dtype=bool)]) < same_person]
+
+
+def merged_modes(groups: list[np.ndarray], distances: np.ndarray, same_person: float) -> list[np.ndarray]:
+    """Peeling splits one person into modes (with and without glasses, two ages): groups of one pool
+    whose members' median distance is under the same-person distance are joined, closest first
+    (within one pool, few pairs are compared: the strict link distance is for pairs across pools)."""
+    groups = list(groups)
+    while len(groups) > 1:
+        pairs = [(np.nanmedian(distances[np.ix_(a, b)]), i, j) for i, a in enumerate(groups)
+                 for j, b in enumerate(groups) if i < j and not np.isnan(distances[np.ix_(a, b)]).all()]
+        best = min(pairs, default=(np.inf, 0, 0))
+        if best[0] >= same_person:
+            break
+        _, i, j = best
+        groups[i] = np.concatenate([groups[i], groups[j]])
+        del groups[j]
+    return groups
+
+
+def link_distance(pools: list[Pool], same_person: float) -> float:
+    """How close two groups must be to be one person: the LINK_QUANTILE of the distances within the
+    project's coherent groups (one person's faces, by construction), at most the same-person
+    distance. Stricter than the keep rule because many pairs of groups are compared: with a few
+    hundred people, some two of them come within the same-person distance by chance, and a false
+    link costs a label its own faces where a missed one only leaves a group unnamed."""
+    inside = [pool.distances[np.ix_(group, group)][np.triu_indices(len(group), 1)]
+              for pool in pools for group in pool.groups]
+    inside = np.concatenate(inside) if inside else np.zeros(0)
+    return min(same_person, float(np.quantile(inside, LINK_QUANTILE))) if len(inside) else same_person
 
 
 def link_groups(vectors: np.ndarray, image_ids: np.ndarray, pools: list[Pool], same_person: float) -> list[np.ndarray]:
@@ -210,9 +240,15 @@ class Identities:
                 targets += [owner[int(p)]] * len(group)
         return (np.concatenate(faces) if faces else np.zeros(0, int)), np.array(targets, dtype=object)
 
-    def other_groups(self, k: int, person: int) -> list[np.ndarray]:
-        """The groups of pool k of any person but `person`."""
-        return [group for group, p in zip(self.pools[k].groups, self.persons[k]) if p != person]
+    def groups_of(self, k: int, people: set[int]) -> list[np.ndarray]:
+        """The groups of pool k of these people."""
+        return [group for group, p in zip(self.pools[k].groups, self.persons[k]) if int(p) in people]
+
+    def owned_elsewhere(self, k: int) -> set[int]:
+        """The people firmly assigned to labels other than k (not ambiguous, not shared)."""
+        a = self.assignment
+        return {int(p) for i, p in enumerate(a.person)
+                if i != k and p != NO_PERSON and not a.ambiguous[i] and not a.shared[i]} - {int(a.person[k])}
 
     def close_people(self, k: int) -> list[int]:
         """The people of pool k not owned by a firmly assigned other label, largest first, that hold at
@@ -231,15 +267,18 @@ class Identities:
 def resolve(vectors: np.ndarray, image_ids: np.ndarray, labels: np.ndarray, same_person: float,
             attributes: np.ndarray | None = None) -> Identities:
     pools = pools_of(vectors, image_ids, labels, same_person, attributes)
-    persons = link_groups(vectors, image_ids, pools, same_person)
+    link = link_distance(pools, same_person)
+    pools = [replace(pool, groups=merged_modes(pool.groups, np.where(pool.blocked, np.nan, pool.distances),
+                                               same_person)) for pool in pools]
+    persons = link_groups(vectors, image_ids, pools, link)
     return Identities(pools, persons, assign(person_weights(pools, persons)))
 
 
-def pool_verdict(identities: Identities, k: int, person: int, image_ids: np.ndarray,
+def pool_verdict(identities: Identities, k: int, person: int, rivals: set[int], image_ids: np.ndarray,
                  same_person: float) -> tuple[np.ndarray, np.ndarray]:
     """Keep and match per face of pool k if `person` is the label's: a face is kept when it
-    matches that person's groups better than the other person's group it belongs to (if any),
-    at most one per image."""
+    matches that person's groups, and better than the group of a rival person it belongs to (one
+    another label holds, or the other reading of an ambiguous label), at most one per image."""
     pool = identities.pools[k]
     core = identities.core(k, person)
     if not len(core):
@@ -247,7 +286,7 @@ def pool_verdict(identities: Identities, k: int, person: int, image_ids: np.ndar
     ids = image_ids[pool.rows]
     match = group_match(pool.distances, core, same_person)
     keep = (match >= 0.5) & ~attribute_conflict(pool.blocked, ids, core)
-    for group in identities.other_groups(k, person):
+    for group in identities.groups_of(k, rivals):
         keep[group[group_match(pool.distances, group, same_person)[group] > match[group]]] = False
     return one_per_image(keep, match, ids), match
 
@@ -278,8 +317,11 @@ def clean_labels(vectors: np.ndarray, image_ids, labels, same_person: float,
         if len(pool.rows) < 2:
             keep[pool.rows], match[pool.rows] = True, 1.0
             continue
-        keep[pool.rows], match[pool.rows] = pool_verdict(identities, k, identities.assignment.person[k], image_ids,
-                                                         same_person)
+        keep[pool.rows], match[pool.rows] = pool_verdict(identities, k, identities.assignment.person[k],
+                                                         identities.owned_elsewhere(k), image_ids, same_person)
+        if identities.assignment.ambiguous[k]:
+            match[pool.rows] = np.max([pool_verdict(identities, k, person, set(), image_ids, same_person)[1]
+                                       for person in identities.close_people(k)], axis=0)
         faces, targets = identities.elsewhere(k)
         forced[pool.rows[faces]], forced_target[pool.rows[faces]] = True, targets
         ambiguous[pool.rows] = identities.assignment.ambiguous[k]
@@ -313,7 +355,7 @@ def face_actions(keep, match, other, other_match, forced, forced_target, forced_
     target = np.where(forced, forced_target, other)
     to_target = np.where(forced, forced_match, other_match)
     forced = forced & ~keep
-    relabel = forced | ((other_match >= 0.5) & (other_match > match) & ~keep)
+    relabel = forced | ((other_match >= 0.5) & (other_match > match))
     keep = keep | (ambiguous & ~relabel)
     action = np.where(relabel, "relabel", np.where(keep, "keep", "remove"))
     score = np.where(relabel, to_target, np.where(keep, np.maximum(match, 1.0 - match), 1.0 - match))
@@ -327,8 +369,10 @@ def readings(identities: Identities, k: int, image_ids, same_person, other, othe
     pool = identities.pools[k]
     rows = pool.rows
     out = []
-    for number, person in enumerate(identities.close_people(k)):
-        keep, match = pool_verdict(identities, k, person, image_ids, same_person)
+    people = identities.close_people(k)
+    for number, person in enumerate(people):
+        rivals = (identities.owned_elsewhere(k) | set(people)) - {person}
+        keep, match = pool_verdict(identities, k, person, rivals, image_ids, same_person)
         faces = face_actions(keep, match, other[rows], other_match[rows], forced[rows], forced_target[rows],
                              forced_match[rows], np.zeros(len(rows), bool))
         member = np.zeros(len(rows), bool)
