@@ -334,7 +334,20 @@ def clean_labels(vectors: np.ndarray, image_ids, labels, same_person: float,
     candidates = [candidate for k in np.flatnonzero(identities.assignment.ambiguous)
                   for candidate in readings(identities, k, image_ids, same_person, other, other_match, forced,
                                             forced_target, forced_match)]
-    return Cleaning(faces, merges(vectors, image_ids, members, same_person), candidates)
+    merged = merges(vectors, image_ids, members, same_person)
+    return Cleaning(within_one_person(faces, labels, keep, merged), merged, candidates)
+
+
+def within_one_person(faces: pd.DataFrame, labels: np.ndarray, keep: np.ndarray, merged: pd.DataFrame) -> pd.DataFrame:
+    """A kept face is not relabelled between two labels that are to be merged (one person under
+    two names): the merge suggestion says it once for all of them."""
+    pairs = {frozenset(pair) for pair in merged[["label", "target_label"]].itertuples(index=False)}
+    between = np.array([frozenset((label, target)) in pairs for label, target in zip(labels, faces["target_label"])],
+                       dtype=bool) & keep & (faces["action"] == "relabel").to_numpy()
+    faces = faces.copy()
+    faces.loc[between, ["action", "target_label"]] = ["keep", None]
+    faces.loc[between, "score"] = faces.loc[between, "match"]
+    return faces
 
 
 def matches_to(vectors, image_ids, members: dict[str, np.ndarray], targets: np.ndarray, same_person: float) -> np.ndarray:

@@ -66,6 +66,48 @@ def test_accept_a_suggestion_and_undo_it(noisy_lfw, page, tmp_path):
 
 
 @pytest.fixture
+def ambiguous_lfw(lfw_project, tmp_path):
+    """lfw10 with every photo of Colin Powell filed under George W Bush: ten against ten, and no
+    Powell label left to say which is whom."""
+    root = tmp_path / "ambiguous"
+    shutil.copytree(lfw_project[0], root)
+    store = open_store(root)
+    powell = [i for i, in store.query("SELECT id FROM images WHERE label = 'Colin_Powell' ORDER BY id")]
+    bush = [i for i, in store.query("SELECT id FROM images WHERE label = ? ORDER BY id", [PERSON])]
+    store.set_label(powell, PERSON, "injector")
+    store.close()
+    return root, bush, powell
+
+
+def test_choose_who_an_ambiguous_identity_is_with_one_click(ambiguous_lfw, page, tmp_path):
+    root, bush, powell = ambiguous_lfw
+    with served(root, tmp_path / "serve.log") as url:
+        page.goto(f"{url}/clusters?who=e2e-reviewer")
+        wait_for_app(page)
+        page.locator(".st-key-clean-run button").click()
+        page.get_by_text("finished").first.wait_for(timeout=180_000)
+        wait_for_app(page)
+        page.get_by_text(f"Which of these is {PERSON}?").wait_for()
+        screenshot(page, "clusters-ambiguous-choice")
+        store = open_store(root)
+        readings = store.identity_readings(PERSON)
+        store.close()
+        members = readings[readings["member"]].groupby("candidate")["image_id"].apply(set)
+        choice = next(int(c) for c, images in members.items() if images <= set(bush))
+        page.locator(f".st-key-reading-{choice} button").click()
+        page.get_by_text("Chose reading").first.wait_for()
+        wait_for_app(page)
+        assert page.get_by_text(f"not {PERSON}").first.is_visible()
+        screenshot(page, "clusters-ambiguous-decided")
+    store = open_store(root)
+    opened = store.query("SELECT DISTINCT image_id FROM suggestions WHERE status = 'open' AND label = ?", [PERSON])
+    actions = {a for a, in store.query("SELECT action FROM events WHERE actor = 'e2e-reviewer'")}
+    store.close()
+    assert {i for i, in opened} == set(powell)
+    assert actions == {"suggestion"}
+
+
+@pytest.fixture
 def mapped_lfw(lfw_project, tmp_path):
     """lfw10 with its dlib-resnet34 map laid out (by the map job's own function)."""
     from curation.map_run import lay_out
