@@ -240,6 +240,12 @@ class Identities:
                 targets += [owner[int(p)]] * len(group)
         return (np.concatenate(faces) if faces else np.zeros(0, int)), np.array(targets, dtype=object)
 
+    def shared_pairs(self) -> set[frozenset]:
+        """{label, label} for the labels that share one person."""
+        a = self.assignment
+        return {frozenset((self.pools[i].label, self.pools[j].label)) for i in np.flatnonzero(a.shared)
+                for j in range(len(self.pools)) if j != i and a.person[j] == a.person[i]}
+
     def groups_of(self, k: int, people: set[int]) -> list[np.ndarray]:
         """The groups of pool k of these people."""
         return [group for group, p in zip(self.pools[k].groups, self.persons[k]) if int(p) in people]
@@ -334,14 +340,13 @@ def clean_labels(vectors: np.ndarray, image_ids, labels, same_person: float,
     candidates = [candidate for k in np.flatnonzero(identities.assignment.ambiguous)
                   for candidate in readings(identities, k, image_ids, same_person, other, other_match, forced,
                                             forced_target, forced_match)]
-    merged = merges(vectors, image_ids, members, same_person)
-    return Cleaning(within_one_person(faces, labels, keep, merged), merged, candidates)
+    faces = within_one_person(faces, labels, keep, identities.shared_pairs())
+    return Cleaning(faces, merges(vectors, image_ids, members, same_person), candidates)
 
 
-def within_one_person(faces: pd.DataFrame, labels: np.ndarray, keep: np.ndarray, merged: pd.DataFrame) -> pd.DataFrame:
-    """A kept face is not relabelled between two labels that are to be merged (one person under
+def within_one_person(faces: pd.DataFrame, labels: np.ndarray, keep: np.ndarray, pairs: set[frozenset]) -> pd.DataFrame:
+    """A kept face is not relabelled between two labels that share one person (one person under
     two names): the merge suggestion says it once for all of them."""
-    pairs = {frozenset(pair) for pair in merged[["label", "target_label"]].itertuples(index=False)}
     between = np.array([frozenset((label, target)) in pairs for label, target in zip(labels, faces["target_label"])],
                        dtype=bool) & keep & (faces["action"] == "relabel").to_numpy()
     faces = faces.copy()
