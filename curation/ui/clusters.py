@@ -181,9 +181,10 @@ def choose(store: Store, run_id: int, label: str, candidate: int, who: str) -> N
 
 
 def reading_outcome(part: pd.DataFrame) -> str:
-    counts = part["action"].value_counts()
-    return (f"keeps {int(counts.get('keep', 0))}, suggests {int(counts.get('remove', 0))} removals "
-            f"and {int(counts.get('relabel', 0))} relabels")
+    """What a reading does, as the page will list it: bystanders are not suggestions."""
+    opened = part.loc[part["status"] == "open", "action"].value_counts()
+    return (f"keeps {int((part['status'] == 'kept').sum())}, suggests {int(opened.get('remove', 0))} removals "
+            f"and {int(opened.get('relabel', 0))} relabels")
 
 
 def readings_section(store: Store, label: str, readings: pd.DataFrame, who: str) -> None:
