@@ -8,7 +8,7 @@ from curation.ui.context import require_annotator, require_store
 store = require_store()
 who = require_annotator()
 st.title("Clusters")
-st.caption("Per identity, the faces that are that person (the largest coherent group, at most one face per "
+st.caption("Per identity, the faces that are that person (decided over every label at once, at most one face per "
            "photo) and those suggested for removal or relabelling. Nothing changes until you accept.")
 if clean_section(store, who):
     label = choose_identity(store)

@@ -163,3 +163,72 @@ def test_clean_and_export_commands(noisy, tmp_path, capsys):
     assert main(["clean", str(root), "--label", "Nobody"]) == 1
     assert "No face labelled 'Nobody'" in capsys.readouterr().err
     open_store(root).close()
+
+
+def ids_of(store, label: str) -> list[int]:
+    return [int(i) for i, in store.query("SELECT id FROM images WHERE label = ? ORDER BY id", [label])]
+
+
+@pytest.fixture
+def copied(lfw_project, tmp_path):
+    root = tmp_path / "copied"
+    shutil.copytree(lfw_project[0], root)
+    store = open_store(root)
+    yield store
+    store.close()
+
+
+def test_six_photos_of_another_labelled_person_against_five_of_the_person(copied):
+    """The person's pool holds five photos of the person and six of Colin Powell, who is kept under
+    his own label: Powell's six go home and the five stay, although they are the smaller group."""
+    store = copied
+    bush, powell = ids_of(store, PERSON), ids_of(store, "Colin_Powell")
+    store.add_flag(bush[5:], "failed", "", "tester")
+    store.set_label(powell[:6], PERSON, "injector")
+    summary = clean_project(store, "dlib-resnet34", actor="tester")
+    assert summary.ambiguous == 0
+    rows = person_faces(store)
+    assert set(rows.query("status == 'kept'")["image_id"]) == set(bush[:5])
+    opened = rows.query("status == 'open'")
+    assert set(opened["image_id"]) == set(powell[:6])
+    assert set(opened["action"]) == {"relabel"} and set(opened["target_label"]) == {"Colin_Powell"}
+
+
+def test_two_people_alike_in_number_wait_for_a_person_to_choose(copied):
+    """Every photo of Colin Powell filed under George W Bush, and no Powell label left: ten against
+    ten, nobody else's. Nothing is removed; choosing Bush's reading opens the removals of Powell's
+    photos, as one undoable batch."""
+    store = copied
+    bush, powell = ids_of(store, PERSON), ids_of(store, "Colin_Powell")
+    store.set_label(powell, PERSON, "injector")
+    summary = clean_project(store, "dlib-resnet34", actor="tester")
+    assert summary.ambiguous == 1 and "1 ambiguous" in summary.line()
+    rows = person_faces(store)
+    assert not len(rows.query("status == 'open'")) and (rows["status"] == "ambiguous").sum() >= 20
+    assert set(rows.query("status != 'bystander'")["action"]) == {"keep"}
+    assert bool(store.identity_overview().set_index("label").loc[PERSON, "ambiguous"])
+    readings = store.identity_readings(PERSON)
+    members = readings[readings["member"]].groupby("candidate")["image_id"].apply(set)
+    chosen = next(c for c, images in members.items() if images <= set(bush))
+    assert any(images <= set(powell) for images in members.values)
+    decided = store.choose_reading(int(readings["run_id"].iloc[0]), PERSON, int(chosen), "ada")
+    assert decided == (rows["status"] == "ambiguous").sum()
+    rows = person_faces(store)
+    assert set(rows.query("status == 'open'")["image_id"]) == set(powell)
+    assert set(rows.query("status == 'open'")["action"]) == {"remove"}
+    assert set(rows.query("status == 'kept'")["image_id"]) == set(bush)
+    assert store.identity_readings(PERSON).empty
+    assert store.undo_last("ada").reverted > 0
+    assert (person_faces(store)["status"] == "ambiguous").sum() == decided
+    assert len(store.identity_readings(PERSON))
+    with pytest.raises(EditError, match="no undecided reading 7"):
+        store.choose_reading(int(readings["run_id"].iloc[0]), PERSON, 7, "ada")
+
+
+def test_the_calibrated_distance_is_recorded_on_the_run(noisy):
+    store, _ = noisy
+    clean_project(store, "dlib-resnet34", actor="tester")
+    run = store.clean_runs(1).iloc[0]
+    assert run["same_person"] == pytest.approx(0.6)
+    assert run["same_person_source"].startswith("calibrated on 10 people of the project (kept;")
+    assert "dlib-resnet34's published 0.60" in run["same_person_source"]

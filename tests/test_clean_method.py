@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curation.clean.method import (
-    clean_identity, clean_labels, dominant_groups, match_score, pairwise_distances, replicator,
-)
+from curation.clean.joint import clean_labels
+from curation.clean.method import clean_identity, dominant_groups, match_score, pairwise_distances, replicator
 
 SAME = 0.6
 

@@ -54,7 +54,7 @@ def test_clean_then_accept_the_next_suggestion_then_undo(noisy_root):
     at.run()
     assert not at.exception and not at.error
     assert at.selectbox(key="clusters-identity").value == PERSON
-    assert "relabel → Colin_Powell" in at.subheader[0].value
+    assert "relabel → Colin\\_Powell" in at.subheader[0].value
     at.button(key="accept-next").click().run()
     assert sum(label_of(root, i) == "Colin_Powell" for i in powell) == 1
     assert any("Accepted 1 suggestion" in s.value for s in at.success)
@@ -71,6 +71,47 @@ def test_accept_all_sends_every_impostor_home(noisy_root):
     at.button(key="accept-all").click().run()
     assert [label_of(root, i) for i in powell] == ["Colin_Powell"] * 4
     assert any(f"Nothing left to decide for {ESCAPED}" in s.value for s in at.success)
+
+
+@pytest.fixture
+def ambiguous_root(lfw_project, tmp_path, monkeypatch):
+    """lfw10 with every photo of Colin Powell filed under George W Bush: ten against ten."""
+    root = tmp_path / "ambiguous"
+    shutil.copytree(lfw_project[0], root)
+    store = open_store(root)
+    powell = [i for i, in store.query("SELECT id FROM images WHERE label = 'Colin_Powell' ORDER BY id")]
+    bush = [i for i, in store.query("SELECT id FROM images WHERE label = ? ORDER BY id", [PERSON])]
+    store.set_label(powell, PERSON, "injector")
+    store.close()
+    monkeypatch.setenv("CURATION_PROJECT", str(root))
+    yield root, bush, powell
+    from curation.ui.context import cached_store
+
+    cached_store(str(root)).close()
+    cached_store.clear()
+
+
+def test_an_ambiguous_identity_asks_who_it_is_and_one_click_decides(ambiguous_root):
+    root, bush, powell = ambiguous_root
+    at = app("app_pages/clusters.py", "ada")
+    at.button(key="clean-run").click().run()
+    wait_for_job(root, "clean")
+    at.run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="clusters-identity").value == PERSON
+    assert any(f"Which of these is {ESCAPED}?" in h.value for h in at.subheader)
+    assert any("same person under 0.600 (calibrated on" in c.value for c in at.caption)
+    readings = cached(root).identity_readings(PERSON)
+    members = readings[readings["member"]].groupby("candidate")["image_id"].apply(set)
+    bush_reading = next(int(c) for c, images in members.items() if images <= set(bush))
+    at.button(key=f"reading-{bush_reading}").click().run()
+    assert not at.exception and not at.error
+    assert any("Chose reading" in s.value for s in at.success)
+    assert not any("Which of these is" in h.value for h in at.subheader)
+    assert any(f"not {ESCAPED}" in h.value for h in at.subheader)
+    at.button(key="undo-clusters").click().run()
+    assert any(f"Which of these is {ESCAPED}?" in h.value for h in at.subheader)
+    assert all(label_of(root, i) == PERSON for i in powell)
 
 
 def test_without_embeddings_the_page_says_where_to_go(project, monkeypatch):

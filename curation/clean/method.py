@@ -6,8 +6,9 @@ faces' similarities. Here the program is the dominant-set one (Pavan & Pelillo):
 the simplex, where S is the faces' affinity with zeros on the pairs that cannot both be the person
 (two faces of one image, two faces whose annotated attributes differ). Replicator dynamics solve it;
 the support of a local maximum is a coherent group, and peeling groups off one after another gives
-the candidates. The person is the largest coherent group, not the average of the pool, so a person
-who is a third of the search results is still found.
+the candidates. Which candidate is the label's person is decided over the whole project at once
+(joint.py), not by the average of the pool, so a person who is a third of the search results is
+still found.
 
 A face then belongs to the identity when it matches the group: its median distance to the group's
 members is under the embedder's same-person distance (dlib's 0.6 for its ResNet). The match is
@@ -17,7 +18,7 @@ kept: the best matching one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -161,15 +162,13 @@ CENTROID_SHORTLIST = 3
 @dataclass(frozen=True)
 class Cleaning:
     """Per face (row): action keep / remove / relabel, the target label of a relabel, the score of
-    the action in [0.5, 1], the face's match to its own identity; and merge suggestions between
-    identities whose members are one person (label, target_label, score)."""
+    the action in [0.5, 1], the face's match to its own identity, whether its label is ambiguous;
+    merge suggestions between identities whose members are one person (label, target_label, score);
+    and the candidate readings of each ambiguous label (joint.Candidate)."""
 
     faces: pd.DataFrame
     merges: pd.DataFrame
-
-
-def identity_members(labels: np.ndarray, keep: np.ndarray) -> dict[str, np.ndarray]:
-    return {label: np.flatnonzero((labels == label) & keep) for label in np.unique(labels)}
+    candidates: list = field(default_factory=list)
 
 
 def best_other_identity(vectors: np.ndarray, image_ids: np.ndarray, labels: np.ndarray,
@@ -207,28 +206,6 @@ def row_medians(distances: np.ndarray) -> np.ndarray:
     full = known.any(1)
     medians[full] = np.nanmedian(distances[full], axis=1)
     return medians
-
-
-def clean_labels(vectors: np.ndarray, image_ids, labels, same_person: float, attributes: np.ndarray | None = None,
-                 relabel_margin: float = 0.0) -> Cleaning:
-    """Clean every identity, then look across them: a face that matches another identity's members
-    far better than its own gets a relabel suggestion; identities whose members match are one person."""
-    vectors = np.asarray(vectors, np.float64)
-    image_ids, labels = np.asarray(image_ids), np.asarray(labels, dtype=object)
-    keep, match = np.zeros(len(vectors), bool), np.zeros(len(vectors))
-    for label in np.unique(labels):
-        rows = np.flatnonzero(labels == label)
-        verdict = clean_identity(vectors[rows], image_ids[rows], same_person,
-                                 None if attributes is None else np.asarray(attributes, dtype=object)[rows])
-        keep[rows], match[rows] = verdict.keep, verdict.match
-    members = identity_members(labels, keep)
-    other, other_match = best_other_identity(vectors, image_ids, labels, members, same_person)
-    relabel = (other_match >= 0.5) & (other_match > match + relabel_margin)
-    action = np.where(relabel, "relabel", np.where(keep, "keep", "remove"))
-    score = np.where(relabel, other_match, np.where(keep, match, 1.0 - match))
-    faces = pd.DataFrame({"action": action, "target_label": np.where(relabel, other, None), "score": score,
-                          "match": match})
-    return Cleaning(faces, merges(vectors, image_ids, members, same_person))
 
 
 def merges(vectors: np.ndarray, image_ids: np.ndarray, members: dict[str, np.ndarray], same_person: float) -> pd.DataFrame:
@@ -274,5 +251,5 @@ def neighbour_vote(vectors: np.ndarray, labels, k: int = NEIGHBOURS) -> Cleaning
                 action[i], target[i], score[i] = "relabel", names[best], share
             else:
                 score[i] = float((votes[i] == labels[i]).mean())
-    faces = pd.DataFrame({"action": action, "target_label": target, "score": score, "match": score})
+    faces = pd.DataFrame({"action": action, "target_label": target, "score": score, "match": score, "ambiguous": False})
     return Cleaning(faces, pd.DataFrame(columns=["label", "target_label", "score"]))

@@ -1,15 +1,18 @@
 """Cleaning a project: the "clean" job, which `curation clean` runs too.
 
 It reads every labelled face's vector of one model (or every image's, for a whole-image model),
-runs the method over all identities (for whole-image vectors, a vote of each image's neighbours:
-a class of objects is not one tight group the way a person's faces are) (the look across identities needs all their members, even when
-one label is asked for), records the suggestions of the labels asked for, and flags faces of two
-identities that are the same face (near-duplicate photos filed under two names).
+calibrates the same-person distance on the project (calibrate.py), runs the method over all
+identities at once (joint.py: which group is which label's person is decided over the whole
+project, so all identities are read even when one label is asked for; for whole-image vectors, a
+vote of each image's neighbours: a class of objects is not one tight group the way a person's faces
+are), records the suggestions of the labels asked for (and the candidate readings of those that are
+ambiguous), and flags faces of two identities that are the same face (near-duplicate photos filed
+under two names).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -17,7 +20,9 @@ import pandas as pd
 from ..embed import get_embedder
 from ..embed.verification import best_threshold_accuracy
 from ..store.edits import EditError
-from .method import clean_labels, neighbour_vote, pairwise_distances
+from .calibrate import calibrate
+from .joint import clean_labels
+from .method import neighbour_vote, pairwise_distances
 
 ACTOR = "cleaning"
 #: Two faces this much closer than the same-person distance are one photo (re-encoded, resized, cropped).
@@ -39,20 +44,22 @@ class CleanSummary:
     same_person: float
     same_person_source: str
     unit: str = "face"
+    ambiguous: int = 0
 
     def line(self) -> str:
+        unsure = f", {self.ambiguous} ambiguous (choose who they are on Clusters)" if self.ambiguous else ""
         return (f"{self.model} (same person under {self.same_person:.3f}, {self.same_person_source}): "
                 f"{self.identities} identities, {self.faces} {self.unit}{'s' * (self.faces != 1)} judged, "
-                f"{self.kept} kept, {self.remove} to remove, {self.relabel} to relabel, {self.merges} merges; "
+                f"{self.kept} kept, {self.remove} to remove, {self.relabel} to relabel, {self.merges} merges{unsure}; "
                 f"{self.duplicates} duplicate faces across identities flagged")
 
 
-def same_person_distance(model: str, vectors: np.ndarray, labels: np.ndarray) -> tuple[float, str]:
-    """The embedder's published same-person distance; else the one that best separates the
-    project's labels over pairs of (a sample of) its vectors."""
+def prior_distance(model: str, vectors: np.ndarray, labels: np.ndarray) -> tuple[float, str]:
+    """The prior of the same-person distance: the embedder's published one; else the one that best
+    separates the project's labels over pairs of (a sample of) its vectors."""
     published = get_embedder(model).same_person
     if published is not None:
-        return published, "the model's published threshold"
+        return published, f"{model}'s published {published:.2f}"
     if len(set(labels)) < 2:
         raise EditError(f"{model} has no published same-person distance and the project has one label, so none "
                         "can be estimated: label a second class first.")
@@ -85,29 +92,37 @@ def clean_project(store, model: str, label: str | None = None, actor: str = ACTO
     if units.empty:
         raise EditError(f"No labelled {embedder.subject} has a {model} vector yet: run the embedding first.")
     labels, image_ids = units["label"].to_numpy(dtype=object), units["image_id"].to_numpy()
-    same_person, source = same_person_distance(model, vectors, labels)
-    progress and progress(0, 3, "Cleaning every identity")
     tagged = units.filter(like="attr:")
     attributes = tagged.to_numpy(dtype=object) if tagged.shape[1] else None
+    prior, source = prior_distance(model, vectors, labels)
+    same_person = prior
+    if embedder.subject == "face":
+        progress and progress(0, 4, "Calibrating the same-person distance on the project's labels")
+        calibration = calibrate(vectors, image_ids, labels, prior, attributes)
+        same_person, source = calibration.value, calibration.source(source)
+    progress and progress(1, 4, "Cleaning every identity")
     result = (clean_labels(vectors, image_ids, labels, same_person, attributes) if embedder.subject == "face"
               else neighbour_vote(vectors, labels))
-    progress and progress(1, 3, "Looking for the same face under two names")
+    progress and progress(2, 4, "Looking for the same face under two names")
     twins = cross_identity_duplicates(vectors, image_ids, labels, same_person * DUPLICATE_FRACTION)
     mine = np.ones(len(units), bool) if label is None else labels == label
     merges = result.merges if label is None else result.merges[
         (result.merges["label"] == label) | (result.merges["target_label"] == label)]
     actions = result.faces["action"][mine]
+    readings = [reading for reading in result.candidates if label is None or reading.label == label]
+    positions = np.cumsum(mine) - 1
+    readings = [replace(reading, faces=reading.faces.assign(row=positions[reading.faces["row"]])) for reading in readings]
     summary = CleanSummary(model, int(pd.Series(labels[mine]).nunique()), int(mine.sum()), int((actions == "keep").sum()),
                            int((actions == "remove").sum()), int((actions == "relabel").sum()), len(merges),
-                           len(twins), same_person, source, embedder.subject)
-    progress and progress(2, 3, "Recording the suggestions")
+                           len(twins), same_person, source, embedder.subject, len({r.label for r in readings}))
+    progress and progress(3, 4, "Recording the suggestions")
     store.record_clean_run(
         {"model": model, "subject": embedder.subject, "labels": None if label is None else [label],
          "same_person": same_person, "same_person_source": source, "summary": summary.__dict__,
          "created_by": actor, "job_id": job_id},
-        units[mine], result.faces[mine], merges)
+        units[mine], result.faces[mine], merges, readings)
     store.flag_duplicate_twins(twins, actor)
-    progress and progress(3, 3, "Done")
+    progress and progress(4, 4, "Done")
     return summary
 
 

@@ -1,8 +1,10 @@
 """Cleaning runs and their suggestions; image attributes; accepting or rejecting a suggestion.
 
 A run records one suggestion per face (or image, for a whole-image model) of the identities it
-cleaned: `kept`; `open` (remove or relabel the image: none of its faces is the person); or
-`bystander` (a face that is not the person, in a photo where another face is: nothing to do).
+cleaned: `kept`; `open` (remove or relabel the image: none of its faces is the person);
+`bystander` (a face that is not the person, in a photo where another face is: nothing to do); or
+`ambiguous` (its identity holds two people the cleaning cannot tell apart: the face is kept until a
+person chooses which is the identity's, and each reading's actions wait in identity_candidates).
 Merges between identities are open suggestions without a face. A later run of the same identities
 supersedes the open suggestions before it. Nothing is applied silently: accepting a suggestion is an
 edit with its events (undoable), like a label or a flag.
@@ -47,14 +49,14 @@ class CleaningQueries:
             units[f"attr:{name}"] = units["image_id"].map(values).astype(object).where(lambda v: v.notna(), None)
         return units
 
-    def record_clean_run(self, run: dict, units: pd.DataFrame, verdicts: pd.DataFrame, merges: pd.DataFrame) -> int:
+    def record_clean_run(self, run: dict, units: pd.DataFrame, verdicts: pd.DataFrame, merges: pd.DataFrame,
+                         readings: list | None = None) -> int:
         """Record a run (model, subject, labels or None for all, same_person and where it came from,
-        summary, created_by, job_id) with its suggestions; supersede the open ones it replaces."""
+        summary, created_by, job_id) with its suggestions; supersede the open ones it replaces.
+        `readings`: per ambiguous label, its candidate readings (label, candidate, and per face the
+        position in `units`, member, action, target_label, score, match)."""
         faces = units[["image_id", "face_id", "label"]].reset_index(drop=True).join(verdicts.reset_index(drop=True))
-        kept_images = set(zip(faces.loc[faces["action"] == "keep", "image_id"], faces.loc[faces["action"] == "keep", "label"]))
-        faces["status"] = [
-            "kept" if action == "keep" else "bystander" if (image, label) in kept_images else "open"
-            for action, image, label in zip(faces["action"], faces["image_id"], faces["label"])]
+        faces["status"] = statuses(faces)
         merge_rows = merges.assign(image_id=None, face_id=None, action="merge", match=None, status="open")
         rows = pd.concat([faces, merge_rows], ignore_index=True)[
             ["image_id", "face_id", "label", "action", "target_label", "score", "match", "status"]]
@@ -64,15 +66,64 @@ class CleaningQueries:
             cur.execute("INSERT INTO clean_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [run_id, run.get("job_id"), run["model"], run["subject"], run["labels"], run["same_person"],
                          run["same_person_source"], json.dumps(run["summary"]), run["created_by"], now])
-            cur.execute("UPDATE suggestions SET status = 'superseded' WHERE status = 'open' AND run_id <> ? AND "
-                        "(? IS NULL OR label IN (SELECT unnest(?)))", [run_id, run["labels"], run["labels"]])
+            cur.execute("UPDATE suggestions SET status = 'superseded' WHERE status IN ('open', 'ambiguous') AND "
+                        "run_id <> ? AND (? IS NULL OR label IN (SELECT unnest(?)))",
+                        [run_id, run["labels"], run["labels"]])
+            first = next_id(cur, "suggestions")
             cur.register("new_suggestions", rows)
             cur.execute(
                 "INSERT INTO suggestions SELECT ? + row_number() OVER () - 1, ?, image_id, face_id, label, action, "
-                "target_label, score, match, status, NULL, NULL FROM new_suggestions",
-                [next_id(cur, "suggestions"), run_id])
+                "target_label, score, match, status, NULL, NULL FROM new_suggestions", [first, run_id])
             cur.unregister("new_suggestions")
+            candidates = candidate_rows(faces, readings or [], first)
+            if len(candidates):
+                cur.register("new_candidates", candidates)
+                cur.execute("INSERT INTO identity_candidates SELECT ?, label, candidate, suggestion_id, member, action, "
+                            "target_label, score, match, status FROM new_candidates", [run_id])
+                cur.unregister("new_candidates")
         return run_id
+
+    def identity_readings(self, label: str) -> pd.DataFrame:
+        """The candidate readings of `label` while its latest cleaning waits for a person to choose
+        one: per reading and face, whether it is in the reading's group, the action that reading
+        gives it, and the face's chip; empty when the label is not ambiguous (or was decided)."""
+        return self.query_df(
+            f"""
+            WITH latest AS ({LATEST_PER_LABEL})
+            SELECT c.run_id, c.candidate, c.suggestion_id, c.member, c.action, c.target_label, c.score, c.status,
+                   s.image_id, s.face_id, f.chip, i.sha256
+            FROM identity_candidates c JOIN latest ON latest.run_id = c.run_id AND latest.label = c.label
+            JOIN suggestions s ON s.id = c.suggestion_id LEFT JOIN faces f ON f.id = s.face_id
+            LEFT JOIN images i ON i.id = s.image_id
+            WHERE c.label = ? AND s.status = 'ambiguous'
+            ORDER BY c.candidate, c.member DESC, c.score DESC, c.suggestion_id
+            """, [None, None, label])
+
+    def choose_reading(self, run_id: int, label: str, candidate: int, actor: str) -> int:
+        """Decide an ambiguous identity: its faces take the actions of the chosen reading (kept, or
+        open suggestions to decide as usual), one undoable batch; how many faces were decided."""
+        actor = clean_name(actor, "annotator name")
+        self.require(actor, "review_suggestion")
+        with self.transaction() as cur:
+            rows = cur.execute(
+                "SELECT c.suggestion_id, s.image_id, s.action, s.target_label, s.score, s.match, c.action, "
+                "c.target_label, c.score, c.match, c.status FROM identity_candidates c "
+                "JOIN suggestions s ON s.id = c.suggestion_id WHERE c.run_id = ? AND c.label = ? AND c.candidate = ? "
+                "AND s.status = 'ambiguous' ORDER BY c.suggestion_id", [run_id, label, candidate]).fetchall()
+            if not rows:
+                raise EditError(f"{label} has no undecided reading {candidate} in cleaning run #{run_id}: "
+                                "it was decided or cleaned again since.")
+            events = Events(cur, actor, utcnow())
+            for suggestion_id, image_id, *before, action, target, score, match, status in rows:
+                cur.execute("UPDATE suggestions SET action = ?, target_label = ?, score = ?, match = ?, status = ?, "
+                            "decided_by = ?, decided_at = ? WHERE id = ?",
+                            [action, target, score, match, status, actor, events.now, suggestion_id])
+                events.add("suggestion", image_id,
+                           {"suggestion_id": suggestion_id, "status": "ambiguous",
+                            **dict(zip(("action", "target_label", "score", "match"), before))},
+                           {"suggestion_id": suggestion_id, "status": status, "action": action,
+                            "target_label": target, "candidate": candidate})
+        return len(rows)
 
     def clean_runs(self, limit: int = 20) -> pd.DataFrame:
         return self.query_df("SELECT * FROM clean_runs ORDER BY id DESC LIMIT ?", [limit])
@@ -87,7 +138,8 @@ class CleaningQueries:
                    count(*) FILTER (WHERE s.status = 'kept') AS kept,
                    count(*) FILTER (WHERE s.status = 'open' AND s.action = 'remove') AS remove,
                    count(*) FILTER (WHERE s.status = 'open' AND s.action = 'relabel') AS relabel,
-                   count(*) FILTER (WHERE s.status = 'open' AND s.action = 'merge') AS merge
+                   count(*) FILTER (WHERE s.status = 'open' AND s.action = 'merge') AS merge,
+                   count(*) FILTER (WHERE s.status = 'ambiguous') > 0 AS ambiguous
             FROM (SELECT label, count(*) AS images FROM images WHERE status = 'ok' AND label IS NOT NULL
                   GROUP BY label) l
             LEFT JOIN latest ON latest.label = l.label
@@ -189,6 +241,35 @@ class CleaningQueries:
 #: The latest run that judged each label (of one model, when the parameters name one).
 LATEST_PER_LABEL = ("SELECT s.label, max(s.run_id) AS run_id FROM suggestions s JOIN clean_runs r ON r.id = s.run_id "
                     "WHERE ?::VARCHAR IS NULL OR r.model = ? GROUP BY s.label")
+
+
+def statuses(faces: pd.DataFrame) -> list[str]:
+    """kept; ambiguous (its label waits for a person to choose who it is); bystander (not the person,
+    in a photo where a face of the label is kept); or open."""
+    kept = faces["action"] == "keep"
+    kept_images = set(zip(faces.loc[kept, "image_id"], faces.loc[kept, "label"]))
+    ambiguous = faces["ambiguous"] if "ambiguous" in faces else pd.Series(False, index=faces.index)
+    return ["ambiguous" if unsure and action == "keep" else "kept" if action == "keep"
+            else "bystander" if (image, label) in kept_images else "open"
+            for action, unsure, image, label in zip(faces["action"], ambiguous, faces["image_id"], faces["label"])]
+
+
+def candidate_rows(faces: pd.DataFrame, readings: list, first_id: int) -> pd.DataFrame:
+    """One row per reading and face of the ambiguous labels: its suggestion's id and the status that
+    reading would give it."""
+    parts = []
+    for reading in readings:
+        part = reading.faces.rename(columns={"row": "position"}).reset_index(drop=True)
+        judged = faces.loc[part["position"], ["image_id", "label"]].reset_index(drop=True)
+        part = part.join(judged)
+        part["status"] = statuses(part.assign(ambiguous=False))
+        parts.append(part.assign(candidate=reading.candidate, suggestion_id=first_id + part["position"]))
+    if not parts:
+        return pd.DataFrame()
+    rows = pd.concat(parts, ignore_index=True)
+    return rows[["label", "candidate", "suggestion_id", "member", "action", "target_label", "score", "match",
+                 "status"]].astype({"suggestion_id": "int64", "candidate": "int32", "score": "float64",
+                                    "match": "float64", "member": "bool"})
 
 
 def decide_one(cur, events: Events, row: tuple, accept: bool) -> bool:

@@ -194,6 +194,11 @@ def revert_flag(cur, events: Events, event_id: int, image_id: int, before: dict,
     return True
 
 
+#: What a decision on a suggestion may change (choosing the reading of an ambiguous identity changes
+#: the action as well as the status); its undo restores those the event recorded.
+SUGGESTION_FIELDS = ("status", "action", "target_label", "score", "match")
+
+
 def revert_suggestion(cur, events: Events, event_id: int, image_id: int, before: dict, after: dict) -> bool:
     suggestion_id = after["suggestion_id"]
     status = cur.execute("SELECT status FROM suggestions WHERE id = ?", [suggestion_id]).fetchall()[0][0]
@@ -201,8 +206,9 @@ def revert_suggestion(cur, events: Events, event_id: int, image_id: int, before:
     if status != after["status"]:
         events.add("undo_skipped", image_id, state, state, undoes=event_id)
         return False
-    cur.execute("UPDATE suggestions SET status = ?, decided_by = NULL, decided_at = NULL WHERE id = ?",
-                [before["status"], suggestion_id])
+    restore = {name: before[name] for name in SUGGESTION_FIELDS if name in before}
+    cur.execute(f"UPDATE suggestions SET {', '.join(f'{name} = ?' for name in restore)}, decided_by = NULL, "
+                "decided_at = NULL WHERE id = ?", [*restore.values(), suggestion_id])
     events.add("undo", image_id, state, {"suggestion_id": suggestion_id, "status": before["status"]}, undoes=event_id)
     return True
 

@@ -302,6 +302,25 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
     ("rename labels that break the name rule", "python:rename_unusable_labels"),
     ("sign-ins: the client address", "ALTER TABLE sign_ins ADD COLUMN client VARCHAR;"),
+    (
+        "identity candidates: the readings of an ambiguous identity, one row per face and reading",
+        """
+        CREATE TABLE identity_candidates (
+            run_id BIGINT NOT NULL,
+            label VARCHAR NOT NULL,
+            candidate INTEGER NOT NULL,
+            suggestion_id BIGINT NOT NULL,
+            member BOOLEAN NOT NULL,
+            action VARCHAR NOT NULL,
+            target_label VARCHAR,
+            score DOUBLE NOT NULL,
+            match DOUBLE,
+            status VARCHAR NOT NULL,
+            PRIMARY KEY (suggestion_id, candidate)
+        );
+        CREATE INDEX identity_candidates_label ON identity_candidates (run_id, label);
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

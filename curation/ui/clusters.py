@@ -3,7 +3,9 @@
 The identity's faces are split as the cleaning saw them: the next open suggestion on its own
 (Y accepts, N rejects), the rest of the open ones as a grid with a button each and all at once,
 then the core (weakest matches first: the ones worth a look), what was decided, and bystanders.
-Every decision goes through the store as one undoable batch (Ctrl+Z).
+An ambiguous identity (two people in it, close in number, neither another label's) first asks
+which of them it is, the candidate groups side by side; one click decides and its suggestions
+follow. Every decision goes through the store as one undoable batch (Ctrl+Z).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import streamlit as st
 from ..accounts import PermissionDenied
 from ..embed import EMBEDDERS
 from ..jobs import JobError, start_job
-from ..store import Store
+from ..store import EditError, Store
 from .review import flash, show_flash, undo
 from .jobs import job_status
 from .pictures import show_gallery, show_picture
@@ -24,6 +26,7 @@ from .text import md_inline, md_text
 IDENTITY_KEY = "clusters-identity"
 GRID_COLUMNS = 6
 CORE_SHOWN = 60
+READING_SHOWN = 12
 
 
 def clean_section(store: Store, who: str) -> str | None:
@@ -46,6 +49,11 @@ def clean_section(store: Store, who: str) -> str | None:
         except (JobError, PermissionDenied) as exc:
             st.error(md_inline(exc))
     job_status(store, "clean", unit="steps")
+    latest = store.clean_runs(1)
+    if len(latest):
+        run = latest.iloc[0]
+        st.caption(f"Latest cleaning: run #{run['id']} by {md_text(run['model'])}; same person under "
+                   f"{run['same_person']:.3f} ({md_text(run['same_person_source'])}).")
     return model
 
 
@@ -57,13 +65,17 @@ def choose_identity(store: Store) -> str | None:
         return None
     st.dataframe(overview.drop(columns=["run_id"]), hide_index=True, key="identity-table",
                  column_config={"label": "identity", "kept": "kept", "remove": "to remove",
-                                "relabel": "to relabel", "merge": "merges"})
+                                "relabel": "to relabel", "merge": "merges", "ambiguous": "ambiguous"})
     labels = list(cleaned["label"])
-    todo = cleaned.set_index("label")[["remove", "relabel", "merge"]].sum(axis=1)
+    by_label = cleaned.set_index("label")
+    todo = by_label[["remove", "relabel", "merge"]].sum(axis=1)
+    unsure = by_label["ambiguous"].fillna(False).astype(bool)
     if st.session_state.get(IDENTITY_KEY) not in labels:
-        st.session_state[IDENTITY_KEY] = todo.idxmax() if todo.max() > 0 else labels[0]
+        first = unsure.idxmax() if unsure.any() else todo.idxmax() if todo.max() > 0 else labels[0]
+        st.session_state[IDENTITY_KEY] = first
     return st.selectbox("Identity", labels, key=IDENTITY_KEY,
-                        format_func=lambda name: f"{name} ({int(todo[name])} open)")
+                        format_func=lambda name: f"{name} (ambiguous: choose who it is)" if unsure[name]
+                        else f"{name} ({int(todo[name])} open)")
 
 
 def picture(store: Store, row) -> str:
@@ -158,9 +170,54 @@ def merges(store: Store, rows: pd.DataFrame, who: str) -> None:
                       on_click=decide, args=(store, [int(row.id)], False, who))
 
 
+def choose(store: Store, run_id: int, label: str, candidate: int, who: str) -> None:
+    try:
+        decided = store.choose_reading(run_id, label, candidate, who)
+    except (PermissionDenied, EditError) as exc:
+        flash(str(exc), "error")
+        return
+    flash(f"Chose reading {candidate + 1} for {label}: {decided} faces decided; its suggestions are below "
+          "(Ctrl+Z undoes the choice).")
+
+
+def reading_outcome(part: pd.DataFrame) -> str:
+    """What a reading does, as the page will list it: bystanders are not suggestions."""
+    opened = part.loc[part["status"] == "open", "action"].value_counts()
+    return (f"keeps {int((part['status'] == 'kept').sum())}, suggests {int(opened.get('remove', 0))} removals "
+            f"and {int(opened.get('relabel', 0))} relabels")
+
+
+def readings_section(store: Store, label: str, readings: pd.DataFrame, who: str) -> None:
+    """The candidate people of an ambiguous identity side by side, a button each."""
+    run_id = int(readings["run_id"].iloc[0])
+    parts = list(readings.groupby("candidate"))
+    with st.container(border=True, key="identity-readings"):
+        st.subheader(f"Which of these is {md_text(label)}?", anchor=False)
+        st.caption(f"The faces of {md_text(label)} hold {len(parts)} people close in number, and no other label "
+                   "is either of them, so nothing is suggested for removal until you choose. Your choice is an "
+                   "edit (Ctrl+Z undoes it); the suggestions then follow from it.")
+        why = refusal("review_suggestion")
+        for column, (candidate, part) in zip(st.columns(len(parts)), parts):
+            members = part[part["member"]]
+            with column.container(border=True):
+                st.markdown(f"**Reading {int(candidate) + 1}**: {len(members)} faces alike")
+                show_gallery(store, [picture(store, row) for row in members.head(READING_SHOWN).itertuples()],
+                             [f"#{row.image_id}" for row in members.head(READING_SHOWN).itertuples()], 80)
+                st.caption(f"Choosing it {reading_outcome(part)}.")
+                st.button(f"This is {label}", key=f"reading-{int(candidate)}", type="primary",
+                          icon=":material/person_check:", disabled=bool(why), help=why,
+                          on_click=choose, args=(store, run_id, label, int(candidate), who))
+        st.button("Undo my last decision", key="undo-clusters", shortcut="Ctrl+Z", icon=":material/undo:",
+                  on_click=undo, args=(store, who))
+
+
 def identity_section(store: Store, label: str, who: str) -> None:
-    rows = store.identity_suggestions(label)
     show_flash()
+    readings = store.identity_readings(label)
+    if len(readings):
+        readings_section(store, label, readings, who)
+        return
+    rows = store.identity_suggestions(label)
     merge_rows = rows[rows["action"] == "merge"]
     open_rows = rows[(rows["status"] == "open") & (rows["action"] != "merge")]
     if len(merge_rows[merge_rows["status"] == "open"]):

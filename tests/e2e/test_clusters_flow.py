@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -63,6 +64,56 @@ def test_accept_a_suggestion_and_undo_it(noisy_lfw, page, tmp_path):
     store.close()
     assert actions == ["suggestion", "label", "undo", "undo"]
 
+
+
+@pytest.fixture
+def ambiguous_lfw(lfw_project, tmp_path):
+    """lfw10 with every photo of Colin Powell filed under George W Bush: ten against ten, and no
+    Powell label left to say which is whom."""
+    root = tmp_path / "ambiguous"
+    shutil.copytree(lfw_project[0], root)
+    store = open_store(root)
+    powell = [i for i, in store.query("SELECT id FROM images WHERE label = 'Colin_Powell' ORDER BY id")]
+    bush = [i for i, in store.query("SELECT id FROM images WHERE label = ? ORDER BY id", [PERSON])]
+    store.set_label(powell, PERSON, "injector")
+    store.close()
+    return root, bush, powell
+
+
+def reading_showing(page, images: list[int]) -> int:
+    """The reading whose column shows only these images (captions "#id")."""
+    for candidate in range(3):
+        column = page.locator(f"[data-testid='stColumn']:has(.st-key-reading-{candidate})")
+        if column.count():
+            shown = {int(i) for i in re.findall(r"#(\d+)", column.inner_text())}
+            if shown and shown <= set(images):
+                return candidate
+    raise AssertionError("no reading shows only these images")
+
+
+def test_choose_who_an_ambiguous_identity_is_with_one_click(ambiguous_lfw, page, tmp_path):
+    root, bush, powell = ambiguous_lfw
+    with served(root, tmp_path / "serve.log") as url:
+        page.goto(f"{url}/clusters?who=e2e-reviewer")
+        wait_for_app(page)
+        page.locator(".st-key-clean-run button").click()
+        page.get_by_text("finished").first.wait_for(timeout=180_000)
+        wait_for_app(page)
+        page.get_by_text(f"Which of these is {PERSON}?").wait_for()
+        page.locator(".st-key-identity-readings").scroll_into_view_if_needed()
+        screenshot(page, "clusters-ambiguous-choice")
+        choice = reading_showing(page, bush)
+        page.locator(f".st-key-reading-{choice} button").click()
+        page.get_by_text("Chose reading").first.wait_for()
+        wait_for_app(page)
+        assert page.get_by_text(f"not {PERSON}").first.is_visible()
+        screenshot(page, "clusters-ambiguous-decided")
+    store = open_store(root)
+    opened = store.query("SELECT DISTINCT image_id FROM suggestions WHERE status = 'open' AND label = ?", [PERSON])
+    actions = {a for a, in store.query("SELECT action FROM events WHERE actor = 'e2e-reviewer'")}
+    store.close()
+    assert {i for i, in opened} == set(powell)
+    assert actions == {"suggestion"}
 
 
 @pytest.fixture

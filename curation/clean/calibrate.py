@@ -1,0 +1,91 @@
+"""The same-person distance of one project, from its own label structure.
+
+The embedder's published distance (dlib's 0.6) is the prior. The project's labels are resolved
+into people with it (joint.py); their coherent groups give two samples: how far each face of a
+person is from the rest of its group (its median distance: the figure the keep rule compares),
+and how far it is from another label's person (the median distance to that group). When the
+prior lies between the 98th percentile of the first and the 2nd percentile of the second, the data
+agree with it and it stays. Otherwise (faces alike in lighting and pose bring other people within
+the prior; poor photos push one person's faces beyond it) the distance moves to the middle of
+that gap, or to the distance that separates the two best when they overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .joint import MIN_PERSON, NO_PERSON, resolve
+from .method import pairwise_distances
+
+SAME_QUANTILE, OTHER_QUANTILE = 0.98, 0.02
+MIN_PEOPLE = 3
+SAMPLE = 2000
+
+
+@dataclass(frozen=True)
+class Calibration:
+    value: float
+    prior: float
+    same: float | None
+    other: float | None
+    people: int
+
+    def source(self, prior_source: str) -> str:
+        if self.same is None:
+            return f"{prior_source}; too few people ({self.people}) to calibrate it"
+        verdict = "kept" if self.value == self.prior else f"moved from {self.prior:.3f}"
+        return (f"calibrated on {self.people} people of the project ({verdict}; one person's faces within "
+                f"{self.same:.3f}, another's from {self.other:.3f}; prior: {prior_source})")
+
+
+def person_cores(vectors, image_ids, labels, prior: float, attributes=None) -> list[np.ndarray]:
+    """The rows of each label's person (its coherent groups), for labels that are one person
+    of at least MIN_PERSON faces, not ambiguous and not shared with another label."""
+    identities = resolve(vectors, image_ids, labels, prior, attributes)
+    a = identities.assignment
+    return [pool.rows[identities.core(k)] for k, pool in enumerate(identities.pools)
+            if a.person[k] != NO_PERSON and not a.ambiguous[k] and not a.shared[k]
+            and len(identities.core(k)) >= MIN_PERSON]
+
+
+def same_and_other(vectors, image_ids, cores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each core face's median distance to the rest of its core, and to each other core."""
+    rows = np.concatenate(cores)
+    owner = np.concatenate([np.full(len(core), i) for i, core in enumerate(cores)])
+    sample = np.random.default_rng(0).permutation(len(rows))[:SAMPLE]
+    distances = pairwise_distances(vectors[rows[sample]], vectors[rows])
+    distances[image_ids[rows[sample]][:, None] == image_ids[rows][None, :]] = np.nan
+    same, other = [], []
+    for i in range(len(cores)):
+        columns = distances[:, owner == i]
+        medians = np.nanmedian(np.where(np.isnan(columns).all(1, keepdims=True), np.inf, columns), axis=1)
+        mine = owner[sample] == i
+        same.append(medians[mine & np.isfinite(medians)])
+        other.append(medians[~mine & np.isfinite(medians)])
+    return np.concatenate(same), np.concatenate(other)
+
+
+def best_separation(same: np.ndarray, other: np.ndarray) -> float:
+    """The distance that misclassifies the smallest share of the two samples together."""
+    candidates = np.sort(np.concatenate([same, other]))
+    errors = [(same >= t).mean() + (other < t).mean() for t in candidates]
+    return float(candidates[int(np.argmin(errors))])
+
+
+def calibrate(vectors, image_ids, labels, prior: float, attributes=None) -> Calibration:
+    vectors = np.asarray(vectors, np.float64)
+    image_ids, labels = np.asarray(image_ids), np.asarray(labels, dtype=object)
+    cores = person_cores(vectors, image_ids, labels, prior, attributes)
+    if len(cores) < MIN_PEOPLE:
+        return Calibration(prior, prior, None, None, len(cores))
+    same, other = same_and_other(vectors, image_ids, cores)
+    high_same, low_other = float(np.quantile(same, SAME_QUANTILE)), float(np.quantile(other, OTHER_QUANTILE))
+    if high_same <= prior <= low_other:
+        value = prior
+    elif high_same < low_other:
+        value = (high_same + low_other) / 2
+    else:
+        value = best_separation(same, other)
+    return Calibration(value, prior, high_same, low_other, len(cores))
