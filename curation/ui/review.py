@@ -7,21 +7,28 @@ are kept in `flash` so they survive the rerun an action causes.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+import threading
 
 import streamlit as st
+from PIL import Image
 
 from ..accounts import PermissionDenied
 from ..flags import FLAG_KINDS, USER_FLAG_KINDS, flag_title
 from ..store import EditError, GridItem, ReviewFilter, Store
 from ..verify import load_rgb, reason_title
 from .face_boxes import with_faces
-from .pictures import show_picture
+from .pictures import data_uri, show_picture
 from .text import md_inline, md_text
+from .tile_grid import GridState, plural, tile_grid, zoom_view
 
 PAGE_KEY = "review_page"
+PAGES_KEY = "review-pages"
 DETAIL_KEY = "detail"
 GROUP_KEY = "f_group"
+STAY_KEY = "detail-stay"
 COLUMNS = 6
 #: The "no tag" choice in tag selects: no attribute value can be empty, so it never names a real value.
 NO_TAG = ""
@@ -60,16 +67,18 @@ def review_filter(store: Store) -> ReviewFilter:
     return flt
 
 
-def pager(total: int, page_size: int) -> int:
-    """Page navigation (buttons, the page strip, and the ← / → keys); returns the 0-based page."""
+def pager(total: int, page_size: int, keys: bool = True) -> int:
+    """Page navigation (buttons, the page strip, and the ← / → keys unless a grid takes the arrows);
+    returns the 0-based page."""
     pages = max(1, math.ceil(total / page_size))
+    st.session_state[PAGES_KEY] = pages
     current = min(max(st.session_state.get(PAGE_KEY, 1), 1), pages)
     prev_col, pages_col, next_col = st.columns([1, 6, 1], vertical_alignment="center")
-    prev_col.button("Previous", key="prev-page", shortcut="Left", disabled=current == 1,
+    prev_col.button("Previous", key="prev-page", shortcut="Left" if keys else None, disabled=current == 1,
                     on_click=_turn_page, args=(-1, pages))
     with pages_col:
         current = st.pagination(pages, default=current, key=f"pages-{pages}-{current}")
-    next_col.button("Next", key="next-page", shortcut="Right", disabled=current == pages,
+    next_col.button("Next", key="next-page", shortcut="Right" if keys else None, disabled=current == pages,
                     on_click=_turn_page, args=(1, pages))
     st.session_state[PAGE_KEY] = current
     return current - 1
@@ -216,9 +225,12 @@ def _close_detail(store: Store, flt: ReviewFilter, image_id: int, page_size: int
     st.session_state[PAGE_KEY] = store.position_of(flt, image_id) // page_size + 1
 
 
-def _quick_label(store: Store, image_id: int, label: str, who: str) -> None:
+def _quick_label(store: Store, flt: ReviewFilter, image_id: int, label: str, who: str) -> None:
+    """Label the image and, unless the annotator chose to stay, move on to the next one."""
     if _edit(store.set_label, [image_id], label, who):
         flash(f"Labelled #{image_id} '{label}'.")
+        if not st.session_state.get(STAY_KEY):
+            _go(store, flt, image_id, 1)
 
 
 def _quick_flag(store: Store, image_id: int, who: str) -> None:
@@ -242,19 +254,22 @@ def detail_view(store: Store, flt: ReviewFilter, image_id: int, who: str, page_s
     if image is None:
         st.session_state.pop(DETAIL_KEY, None)
         st.rerun()
-    nav = st.columns([2, 1, 1, 4], vertical_alignment="center")
+    nav = st.columns([2, 1, 1, 2, 3], vertical_alignment="center")
     nav[0].button("Back to grid", key="back", shortcut="B", icon=":material/grid_view:",
                   on_click=_close_detail, args=(store, flt, image_id, page_size))
     nav[1].button("Previous", key="prev-image", shortcut="Left", on_click=_go, args=(store, flt, image_id, -1))
     nav[2].button("Next", key="next-image", shortcut="Right", on_click=_go, args=(store, flt, image_id, 1))
-    nav[3].caption("Keys: ← → move, 1-9 label, F flag, Ctrl+Z undo, B back to the grid")
+    nav[3].toggle("Stay after labelling", key=STAY_KEY, help="Off: a label key labels the image and moves to the next")
+    nav[4].caption("Keys: ← → move, 1-9 label (and next), F flag, Ctrl+Z undo, B back to the grid; "
+                   "on the picture: wheel or + / - zoom, drag pans, 0 fits")
     picture, facts = st.columns([3, 2])
     with picture:
         _picture(store, image)
     with facts:
-        _labelling(store, image, who)
+        _labelling(store, flt, image, who)
         _tagging(store, image_id, who)
         _metadata(image)
+    prefetch_next(store, flt, image_id)
     st.subheader("Sources")
     st.dataframe(store.image_sources(image_id), hide_index=True, width="stretch")
     st.subheader("History")
@@ -271,12 +286,45 @@ def _picture(store: Store, image: dict) -> None:
         st.error(md_text(f"{reason_title(image['reason'])}: {image['detail']}"))
         return
     path = store.project.original_path(image["sha256"], image["ext"])
-    picture, faces_line = with_faces(store, image, load_rgb(path, max_side=1024))
-    show_picture(store, picture, alt=f"#{image['id']}")
+    try:
+        picture = display_picture(path)
+    except (OSError, ValueError) as exc:
+        st.error(md_text(f"The original file cannot be read: {exc}"))
+        return
+    picture, faces_line = with_faces(store, image, picture)
+    zoom_view(data_uri(picture), f"#{image['id']}")
     st.caption(faces_line)
 
 
-def _labelling(store: Store, image: dict, who: str) -> None:
+def display_picture(path) -> Image.Image:
+    """The original as the detail view shows it (at most 1024 px), kept for the next look."""
+    stat = os.stat(path)
+    return _display_picture(os.fspath(path), stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _display_picture(path: str, mtime_ns: int):
+    return load_rgb(path, max_side=1024)
+
+
+def prefetch_next(store: Store, flt: ReviewFilter, image_id: int, count: int = 2) -> None:
+    """Prepare the next images' pictures in the background while the annotator looks at this one."""
+    def work():
+        current = image_id
+        for _ in range(count):
+            current = store.neighbour_id(flt, current, 1)
+            if current is None:
+                return
+            image = store.image(current)
+            if image and image["status"] == "ok":
+                try:
+                    display_picture(store.project.original_path(image["sha256"], image["ext"]))
+                except (OSError, ValueError):
+                    pass
+    threading.Thread(target=work, name="prefetch-next", daemon=True).start()
+
+
+def _labelling(store: Store, flt: ReviewFilter, image: dict, who: str) -> None:
     image_id = image["id"]
     st.markdown("**Label** (keys 1-9)")
     labels = store.label_names()
@@ -284,7 +332,7 @@ def _labelling(store: Store, image: dict, who: str) -> None:
     for n, label in enumerate(labels[:9], start=1):
         row.button(f"{n} · {md_text(label)}", key=f"quick-{n}", shortcut=str(n),
                    type="primary" if label == image["label"] else "secondary",
-                   on_click=_quick_label, args=(store, image_id, label, who))
+                   on_click=_quick_label, args=(store, flt, image_id, label, who))
     flags = store.image_flags(image_id)
     st.markdown("**Flags**")
     if flags.empty:
@@ -341,3 +389,96 @@ def _metadata(image: dict) -> None:
     if group is not None and not (isinstance(group, float) and math.isnan(group)):
         st.button(f"Show its near-duplicate group #{int(group)}", key="show-group",
                   on_click=_show_group, args=(int(group),))
+
+
+# --- The keyboard-first grid (one component; see tile_grid.py) -------------------------------
+
+
+def grid_settings(store: Store) -> dict:
+    """What F and T apply (flag kind and note; tag attribute and value), in one row above the grid;
+    the actions of the grid drawn with them carry them."""
+    attributes = store.attributes()
+    kind_col, note_col, name_col, value_col = st.columns(4, vertical_alignment="bottom")
+    settings = {"flag": kind_col.selectbox("F flags as", USER_FLAG_KINDS, key="bulk-flag", format_func=flag_title),
+                "note": note_col.text_input("Flag note", key="bulk-note", placeholder="optional")}
+    if attributes:
+        name = name_col.selectbox("T tags attribute", list(attributes), key="bulk-tag-name")
+        settings["tag_name"] = name
+        settings["tag_value"] = value_col.selectbox("Value", [*attributes[name], NO_TAG], key=f"bulk-tag-value-{name}",
+                                                    format_func=lambda v: v or "clear (no tag)")
+    return settings
+
+
+def grid_commands(settings: dict) -> list[dict]:
+    commands = [{"kind": "flag", "key": "F", "shortcut": "F", "text": f"Flag: {flag_title(settings['flag'])}"},
+                {"kind": "unflag", "key": "X", "shortcut": "X", "text": "Clear flags"}]
+    if settings.get("tag_name"):
+        value = settings.get("tag_value") or "clear"
+        commands.append({"kind": "tag", "key": "T", "shortcut": "T", "text": f"Tag: {settings['tag_name']} {value}"})
+    commands += [{"kind": "undo", "key": "Ctrl+Z", "shortcut": "Control+Z", "text": "Undo"},
+                 {"kind": "open", "key": "Enter", "shortcut": "Enter", "text": "Open"}]
+    return commands
+
+
+def _grid_label(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    ids, label = action.get("ids") or [], action.get("label") or ""
+    if not ids:
+        return "Select images first (click, Shift+click, drag, or Ctrl+A).", False
+    store.set_label(ids, label, who)
+    return f"Labelled {plural(len(ids))} '{label.strip()}'.", True
+
+
+def _grid_flag(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    ids, kind = action.get("ids") or [], action.get("flag") or USER_FLAG_KINDS[0]
+    if not ids:
+        return "Select images first.", False
+    store.add_flag(ids, kind, action.get("note") or "", who)
+    return f"Flagged {plural(len(ids))} as {flag_title(kind)}.", True
+
+
+def _grid_unflag(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    ids = action.get("ids") or []
+    if not ids:
+        return "Select images first.", False
+    store.clear_flags(ids, None, who)
+    return f"Cleared the flags of {plural(len(ids))}.", True
+
+
+def _grid_tag(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    ids, name, value = action.get("ids") or [], action.get("tag_name"), action.get("tag_value") or None
+    if not name:
+        return "No attribute to tag: define one on the Audit page first.", False
+    if not ids:
+        return "Select images first.", False
+    store.tag_images(ids, name, value, who)
+    return (f"Cleared {name} on {plural(len(ids))}." if value is None
+            else f"Tagged {plural(len(ids))} {name}: {value}."), True
+
+
+def _grid_undo(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    return store.undo_last(who).line(), False
+
+
+def _grid_open(store: Store, who: str, action: dict) -> None:
+    ids = action.get("ids") or []
+    if ids:
+        st.session_state[DETAIL_KEY] = int(ids[0])
+
+
+def _grid_page(store: Store, who: str, action: dict) -> None:
+    _turn_page(1 if action.get("step", 1) > 0 else -1, st.session_state.get(PAGES_KEY, 1))
+
+
+GRID_HANDLERS = {"label": _grid_label, "flag": _grid_flag, "unflag": _grid_unflag, "tag": _grid_tag,
+                 "undo": _grid_undo, "open": _grid_open, "page": _grid_page}
+
+
+def review_grid(store: Store, items: list[GridItem], who: str, page: int, grid: GridState | None = None) -> None:
+    """The page's images in the keyboard-first grid, with the settings F and T use above it."""
+    settings = grid_settings(store)
+    grid = grid or GridState(labels=store.label_names())
+    grid.commands = grid_commands(settings)
+    if not grid.predictions:
+        grid.predictions = store.latest_predictions([item.id for item in items])
+    tile_grid(store, items, grid, who, GRID_HANDLERS, page=f"{page}:{items[0].id if items else ''}",
+              settings=settings)
