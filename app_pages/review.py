@@ -3,7 +3,8 @@
 import streamlit as st
 
 from curation.ui.context import require_annotator, require_store
-from curation.ui.review import DETAIL_KEY, detail_view, pager, review_filter, review_grid, show_flash
+from curation.ui.review import (DETAIL_KEY, detail_view, pager, queue_strip, review_filter, review_grid,
+                                show_flash)
 
 store = require_store()
 who = require_annotator()
@@ -16,6 +17,7 @@ if st.session_state.get(DETAIL_KEY) is not None:
 else:
     total = store.count_images(flt)
     st.title("Review")
+    queue_strip(store, who)
     st.caption(f"{total} images match the filters")
     page = pager(total, page_size, keys=False)
     items = store.page_images(flt, page, page_size)

@@ -302,6 +302,31 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
     ("rename labels that break the name rule", "python:rename_unusable_labels"),
     ("sign-ins: the client address", "ALTER TABLE sign_ins ADD COLUMN client VARCHAR;"),
+    (
+        "annotator agreement: blind labels on overlap images, gold labels, adjudications",
+        """
+        CREATE TABLE blind_labels (
+            image_id BIGINT NOT NULL,
+            annotator VARCHAR NOT NULL,
+            label VARCHAR,
+            labelled_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_id, annotator)
+        );
+        CREATE TABLE gold_labels (
+            image_id BIGINT PRIMARY KEY,
+            label VARCHAR,
+            marked_by VARCHAR NOT NULL,
+            marked_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE adjudications (
+            id BIGINT PRIMARY KEY,
+            image_id BIGINT NOT NULL,
+            label VARCHAR NOT NULL,
+            decided_by VARCHAR NOT NULL,
+            decided_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,7 @@ from PIL import Image
 from ..accounts import PermissionDenied
 from ..flags import FLAG_KINDS, USER_FLAG_KINDS, flag_title
 from ..store import EditError, GridItem, ReviewFilter, Store
+from ..store.queues import QUEUES
 from ..verify import load_rgb, reason_title
 from .face_boxes import with_faces
 from .pictures import data_uri, show_picture
@@ -29,6 +30,7 @@ PAGES_KEY = "review-pages"
 DETAIL_KEY = "detail"
 GROUP_KEY = "f_group"
 STAY_KEY = "detail-stay"
+QUEUE_KEY = "f_queue"
 COLUMNS = 6
 #: The "no tag" choice in tag selects: no attribute value can be empty, so it never names a real value.
 NO_TAG = ""
@@ -57,10 +59,12 @@ def review_filter(store: Store) -> ReviewFilter:
                             format_func=lambda k: {None: "All images", "any": "Any flag", "none": "No flag"}.get(k, flag_title(k)))
         source = st.text_input("Source contains", key="f_source", placeholder="part of a path or URL")
         duplicates = st.checkbox("In a duplicate group", key="f_dups", help="Exact copies or near duplicates")
+        queue = st.selectbox("Work queue", [None, *QUEUES], key=QUEUE_KEY,
+                             format_func=lambda q: "None: every image the filters match" if q is None else QUEUES[q].title)
         group = st.session_state.get(GROUP_KEY)
         if group is not None:
             st.button(f"Showing near-duplicate group #{group} (clear)", on_click=st.session_state.pop, args=(GROUP_KEY,))
-    flt = ReviewFilter(tuple(labels), unlabelled, status, flag, source, duplicates, group)
+    flt = ReviewFilter(tuple(labels), unlabelled, status, flag, source, duplicates, group, queue)
     if st.session_state.get("last_filter") != flt:
         st.session_state["last_filter"] = flt
         st.session_state[PAGE_KEY] = 1
@@ -482,3 +486,33 @@ def review_grid(store: Store, items: list[GridItem], who: str, page: int, grid: 
         grid.predictions = store.latest_predictions([item.id for item in items])
     tile_grid(store, items, grid, who, GRID_HANDLERS, page=f"{page}:{items[0].id if items else ''}",
               settings=settings)
+
+
+# --- Work queues ------------------------------------------------------------------------------
+
+def time_left(remaining: int, seconds_per_image: float | None) -> str:
+    if not remaining:
+        return "done"
+    if seconds_per_image is None:
+        return "pace not known yet"
+    minutes = remaining * seconds_per_image / 60
+    return f"about {minutes:.0f} min at your pace" if minutes >= 1 else "under a minute at your pace"
+
+
+def queue_strip(store: Store, who: str) -> None:
+    """Each queue with how many images remain and the time left at this annotator's pace; a
+    button starts working through it."""
+    counts, pace = store.queue_counts(), store.seconds_per_image(who)
+    current = st.session_state.get(QUEUE_KEY)
+    with st.container(horizontal=True, key="queues"):
+        for name, queue in QUEUES.items():
+            with st.container(border=True, width=200, key=f"queue-{name}", gap="small"):
+                st.markdown(f"**{queue.title}**: {counts[name]} left", help=queue.help)
+                st.caption(time_left(counts[name], pace))
+                st.button("Working on it" if current == name else "Work on it", key=f"work-{name}",
+                          disabled=current == name or not counts[name], on_click=_work_on, args=(name,))
+
+
+def _work_on(name: str | None) -> None:
+    st.session_state[QUEUE_KEY] = name
+    st.session_state[PAGE_KEY] = 1
