@@ -3,8 +3,8 @@
 import streamlit as st
 
 from curation.ui.context import require_annotator, require_store
-from curation.ui.review import (DETAIL_KEY, detail_view, pager, queue_strip, review_filter, review_grid,
-                                show_flash)
+from curation.ui.review import (DETAIL_KEY, adjudication_view, detail_view, pager, queue_strip, review_filter,
+                                review_grid, show_flash)
 
 store = require_store()
 who = require_annotator()
@@ -21,7 +21,9 @@ else:
     st.caption(f"{total} images match the filters")
     page = pager(total, page_size, keys=False)
     items = store.page_images(flt, page, page_size)
-    if items:
+    if items and flt.queue == "disagreements":
+        adjudication_view(store, items, who)
+    elif items:
         review_grid(store, items, who, page)
     else:
         st.info("No image matches these filters.")

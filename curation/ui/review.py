@@ -231,7 +231,7 @@ def _close_detail(store: Store, flt: ReviewFilter, image_id: int, page_size: int
 
 def _quick_label(store: Store, flt: ReviewFilter, image_id: int, label: str, who: str) -> None:
     """Label the image and, unless the annotator chose to stay, move on to the next one."""
-    if _edit(store.set_label, [image_id], label, who):
+    if _edit(store.label_as, [image_id], label, who):
         flash(f"Labelled #{image_id} '{label}'.")
         if not st.session_state.get(STAY_KEY):
             _go(store, flt, image_id, 1)
@@ -258,6 +258,8 @@ def detail_view(store: Store, flt: ReviewFilter, image_id: int, who: str, page_s
     if image is None:
         st.session_state.pop(DETAIL_KEY, None)
         st.rerun()
+    if image_id in store.blind_ids([image_id]):
+        image = {**image, "label": store.own_blind_labels([image_id], who).get(image_id), "blind": True}
     nav = st.columns([2, 1, 1, 2, 3], vertical_alignment="center")
     nav[0].button("Back to grid", key="back", shortcut="B", icon=":material/grid_view:",
                   on_click=_close_detail, args=(store, flt, image_id, page_size))
@@ -274,6 +276,10 @@ def detail_view(store: Store, flt: ReviewFilter, image_id: int, who: str, page_s
         _tagging(store, image_id, who)
         _metadata(image)
     prefetch_next(store, flt, image_id)
+    if image.get("blind"):
+        st.caption("Sources and history are hidden while this image is labelled blind: they would show "
+                   "other annotators' labels.")
+        return
     st.subheader("Sources")
     st.dataframe(store.image_sources(image_id), hide_index=True, width="stretch")
     st.subheader("History")
@@ -285,7 +291,8 @@ def detail_view(store: Store, flt: ReviewFilter, image_id: int, who: str, page_s
 
 
 def _picture(store: Store, image: dict) -> None:
-    st.markdown(f"### #{image['id']} · {md_text(image['label'] or 'unlabelled')}")
+    shown = image["label"] or ("not labelled by you" if image.get("blind") else "unlabelled")
+    st.markdown(f"### #{image['id']} · {md_text(shown)}" + (" · blind" if image.get("blind") else ""))
     if image["status"] != "ok":
         st.error(md_text(f"{reason_title(image['reason'])}: {image['detail']}"))
         return
@@ -413,9 +420,12 @@ def grid_settings(store: Store) -> dict:
     return settings
 
 
-def grid_commands(settings: dict) -> list[dict]:
+def grid_commands(settings: dict, admin: bool = False) -> list[dict]:
     commands = [{"kind": "flag", "key": "F", "shortcut": "F", "text": f"Flag: {flag_title(settings['flag'])}"},
                 {"kind": "unflag", "key": "X", "shortcut": "X", "text": "Clear flags"}]
+    if admin:
+        commands.append({"kind": "gold", "key": "G", "shortcut": "G", "text": "Gold",
+                         "title": "Mark the selection gold: its current label becomes the known answer"})
     if settings.get("tag_name"):
         value = settings.get("tag_value") or "clear"
         commands.append({"kind": "tag", "key": "T", "shortcut": "T", "text": f"Tag: {settings['tag_name']} {value}"})
@@ -428,8 +438,16 @@ def _grid_label(store: Store, who: str, action: dict) -> tuple[str, bool]:
     ids, label = action.get("ids") or [], action.get("label") or ""
     if not ids:
         return "Select images first (click, Shift+click, drag, or Ctrl+A).", False
-    store.set_label(ids, label, who)
-    return f"Labelled {plural(len(ids))} '{label.strip()}'.", True
+    _, blind = store.label_as(ids, label, who)
+    return f"Labelled {plural(len(ids))} '{label.strip()}'" + (f" ({blind} blind)." if blind else "."), True
+
+
+def _grid_gold(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    ids = action.get("ids") or []
+    if not ids:
+        return "Select images first.", False
+    marked = store.mark_gold(ids, who)
+    return f"Marked {plural(marked)} gold with their current label (unlabelled ones left out).", True
 
 
 def _grid_flag(store: Store, who: str, action: dict) -> tuple[str, bool]:
@@ -474,18 +492,27 @@ def _grid_page(store: Store, who: str, action: dict) -> None:
 
 
 GRID_HANDLERS = {"label": _grid_label, "flag": _grid_flag, "unflag": _grid_unflag, "tag": _grid_tag,
-                 "undo": _grid_undo, "open": _grid_open, "page": _grid_page}
+                 "gold": _grid_gold, "undo": _grid_undo, "open": _grid_open, "page": _grid_page}
 
 
 def review_grid(store: Store, items: list[GridItem], who: str, page: int, grid: GridState | None = None) -> None:
     """The page's images in the keyboard-first grid, with the settings F and T use above it."""
     settings = grid_settings(store)
+    ids = [item.id for item in items]
     grid = grid or GridState(labels=store.label_names())
-    grid.commands = grid_commands(settings)
+    grid.commands = grid_commands(settings, is_admin(store, who))
+    grid.blind, grid.gold, grid.own = store.blind_ids(ids), store.gold_ids(ids), store.own_blind_labels(ids, who)
     if not grid.predictions:
-        grid.predictions = store.latest_predictions([item.id for item in items])
+        grid.predictions = store.latest_predictions(ids)
     tile_grid(store, items, grid, who, GRID_HANDLERS, page=f"{page}:{items[0].id if items else ''}",
               settings=settings)
+
+
+def is_admin(store: Store, who: str) -> bool:
+    try:
+        return store.principal(who).role == "admin"
+    except PermissionDenied:
+        return False
 
 
 # --- Work queues ------------------------------------------------------------------------------
@@ -501,18 +528,59 @@ def time_left(remaining: int, seconds_per_image: float | None) -> str:
 
 def queue_strip(store: Store, who: str) -> None:
     """Each queue with how many images remain and the time left at this annotator's pace; a
-    button starts working through it."""
+    button starts working through it (the sidebar's Work queue leaves it)."""
     counts, pace = store.queue_counts(), store.seconds_per_image(who)
     current = st.session_state.get(QUEUE_KEY)
     with st.container(horizontal=True, key="queues"):
         for name, queue in QUEUES.items():
-            with st.container(border=True, width=200, key=f"queue-{name}", gap="small"):
-                st.markdown(f"**{queue.title}**: {counts[name]} left", help=queue.help)
-                st.caption(time_left(counts[name], pace))
-                st.button("Working on it" if current == name else "Work on it", key=f"work-{name}",
-                          disabled=current == name or not counts[name], on_click=_work_on, args=(name,))
+            st.button(f"**{queue.title}** · {counts[name]} left · {time_left(counts[name], pace)}",
+                      key=f"work-{name}", type="primary" if current == name else "secondary",
+                      disabled=not counts[name] and current != name, help=queue.help,
+                      on_click=_work_on, args=(None if current == name else name,))
 
 
 def _work_on(name: str | None) -> None:
     st.session_state[QUEUE_KEY] = name
     st.session_state[PAGE_KEY] = 1
+
+
+# --- Adjudication: the disagreements queue ----------------------------------------------------
+
+def adjudication_view(store: Store, items: list[GridItem], who: str) -> None:
+    """Each image whose blind labels differ, with every annotator's label; a reviewer decides."""
+    blind = store.blind_labels([item.id for item in items])
+    gold = store.gold_labels()
+    allowed = _may(store, who, "adjudicate")
+    if not allowed:
+        st.info("Only a reviewer or an admin settles disagreements; you can see them here.")
+    for item in items:
+        labels = blind[blind["image_id"] == item.id]
+        with st.container(border=True, key=f"dispute-{item.id}"):
+            picture, facts, decide = st.columns([1, 2, 3], vertical_alignment="center")
+            with picture:
+                show_picture(store, store.project.thumb_path(item.sha256), alt=f"#{item.id}")
+            facts.markdown(f"**#{item.id}** · label now: **{md_text(item.label or 'none')}**"
+                           + (f" · gold: **{md_text(gold[item.id])}**" if item.id in gold else ""))
+            facts.markdown("  \n".join(f"{md_text(r.annotator)}: **{md_text(r.label)}**" for r in labels.itertuples()))
+            with decide:
+                row = st.container(horizontal=True)
+                for label in sorted(set(labels["label"])):
+                    row.button(f"Decide: {label}", key=f"decide-{item.id}-{label}", disabled=not allowed,
+                               on_click=_adjudicate, args=(store, item.id, label, who))
+                other = row.selectbox("Another label", store.label_names(), key=f"decide-other-{item.id}", index=None,
+                                      label_visibility="collapsed", placeholder="another label", disabled=not allowed)
+                row.button("Decide", key=f"decide-{item.id}", disabled=not allowed or not other,
+                           on_click=_adjudicate, args=(store, item.id, other, who))
+
+
+def _may(store: Store, who: str, action: str) -> bool:
+    try:
+        store.require(who, action)
+        return True
+    except PermissionDenied:
+        return False
+
+
+def _adjudicate(store: Store, image_id: int, label: str, who: str) -> None:
+    if _edit(store.adjudicate, image_id, label, who):
+        flash(f"Decided #{image_id}: '{label}'. Every blind label stays in the history.")

@@ -46,13 +46,18 @@ class GridState:
     blind: set[int] = field(default_factory=set)
     predictions: dict[int, tuple[str, float]] = field(default_factory=dict)
     gold: set[int] = field(default_factory=set)
+    #: The viewer's own blind labels (the only label a blind tile shows).
+    own: dict[int, str] = field(default_factory=dict)
     commands: list[dict] = field(default_factory=list)
 
 
 def tile(store: Store, item: GridItem, grid: GridState) -> dict:
     """One tile's data: its picture (or why there is none), title and overlays."""
     blind = item.id in grid.blind
-    title = "label hidden (second opinion)" if blind else (item.label or "unlabelled")
+    if blind:
+        title = f"blind, yours: {grid.own[item.id]}" if item.id in grid.own else "blind, not labelled by you"
+    else:
+        title = item.label or "unlabelled"
     data = {"id": item.id, "title": title, "badges": badges(item, blind, item.id in grid.gold)}
     if item.status != "ok":
         data["missing"] = reason_title(item.reason)

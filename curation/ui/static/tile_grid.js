@@ -3,7 +3,7 @@
 // value carrying every selected id, so one action is one round trip and one batch of events.
 const STATES = new WeakMap();
 const SIZE_KEY = "curation.grid.size";
-const COMMAND_KEYS = new Set(["f", "t", "x"]);
+const COMMAND_KEYS = { f: "flag", t: "tag", x: "unflag", g: "gold" };
 
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
@@ -270,7 +270,7 @@ function onKey(s, e) {
   else if (key === "PageDown") act(s, "page", { step: 1 });
   else if (key === "PageUp") act(s, "page", { step: -1 });
   else if (/^[1-9]$/.test(key) && s.labels[Number(key) - 1] !== undefined) labelTargets(s, s.labels[Number(key) - 1]);
-  else if (COMMAND_KEYS.has(key.toLowerCase()) && !e.altKey) command(s, { f: "flag", t: "tag", x: "unflag" }[key.toLowerCase()]);
+  else if (COMMAND_KEYS[key.toLowerCase()] && !e.altKey && s.commandList.some((c) => c.kind === COMMAND_KEYS[key.toLowerCase()])) command(s, COMMAND_KEYS[key.toLowerCase()]);
   else if (key === "/" || (key.length === 1 && /\S/.test(key) && !e.altKey)) openSearch(s, key === "/" ? "" : key);
   else handled = false;
   if (handled) { e.preventDefault(); e.stopPropagation(); }
