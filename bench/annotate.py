@@ -39,11 +39,23 @@ def demo_project(folder: Path) -> Path:
     return root
 
 
-def settle(page) -> None:
-    from tests.e2e.harness import wait_for_app
+def settle_grid(page) -> None:
+    """The grid's action is done: the server's rerun sent the grid its acknowledgement."""
+    page.wait_for_function(f"() => {{ const g = {FIND_GRID}; return g && g.getAttribute('aria-busy') !== 'true'; }}",
+                           polling="raf")
 
-    page.wait_for_function(f"() => {{ const g = {FIND_GRID}; return !g || g.getAttribute('aria-busy') !== 'true'; }}")
-    wait_for_app(page)
+
+def heading(page) -> str:
+    return page.evaluate("() => (document.querySelector('[data-testid=stMain] h3') || {}).textContent || ''")
+
+
+def settle_detail(page, before: str) -> None:
+    """The label key's rerun is done: the next image's heading is drawn and the script has stopped."""
+    page.wait_for_function(
+        "(before) => { const h = document.querySelector('[data-testid=stMain] h3'); "
+        "const app = document.querySelector('[data-testid=stApp]'); "
+        "return h && h.textContent !== before && app.getAttribute('data-test-script-state') === 'notRunning'; }",
+        arg=before, polling="raf")
 
 
 def paint_seconds(page, url: str) -> float:
@@ -74,8 +86,10 @@ def click_ms(page, clicks: int) -> list[float]:
 
 def keyboard_seconds(page, url: str, grid_images: int, detail_images: int) -> float:
     """Label `grid_images` in the grid (ten at a time) then `detail_images` one by one in the detail."""
+    from tests.e2e.harness import wait_for_app
+
     page.goto(f"{url}/review?who=bench")
-    settle(page)
+    wait_for_app(page)
     start = time.perf_counter()
     options = page.get_by_role("listbox", name="Images on this page").get_by_role("option")
     options.first.click()
@@ -87,14 +101,15 @@ def keyboard_seconds(page, url: str, grid_images: int, detail_images: int) -> fl
         for _ in range(run - 1):
             page.keyboard.press("Shift+ArrowRight")
         page.keyboard.press(str(1 + done // 10 % 4))
-        settle(page)
+        settle_grid(page)
         page.keyboard.press("ArrowRight")
         done += run
     page.keyboard.press("Enter")
-    settle(page)
+    wait_for_app(page)
     for n in range(detail_images):
+        before = heading(page)
         page.keyboard.press(str(1 + n % 4))
-        settle(page)
+        settle_detail(page, before)
     return time.perf_counter() - start
 
 

@@ -165,6 +165,8 @@ def test_review_detail_shows_sources_history_and_navigates(project):
     at.button(key="quick-2").click().run()
     assert any(f"Labelled #{first}" in s.value for s in at.success)
     assert any(m.value.startswith(f"### #{first}") for m in at.markdown), "the setting keeps it on the image"
+    assert not at.dataframe, "sources and history wait for their toggle"
+    at.toggle(key="detail-more").set_value(True).run()
     history = at.dataframe[-1].value
     assert list(history["action"]) == ["label"] and list(history["actor"]) == ["tester"]
     at.toggle(key="detail-stay").set_value(False)

@@ -280,6 +280,9 @@ def detail_view(store: Store, flt: ReviewFilter, image_id: int, who: str, page_s
         st.caption("Sources and history are hidden while this image is labelled blind: they would show "
                    "other annotators' labels.")
         return
+    if not st.toggle("Show sources and history", key="detail-more",
+                     help="Off keeps moving from image to image quick; the choice stays for the next images."):
+        return
     st.subheader("Sources")
     st.dataframe(store.image_sources(image_id), hide_index=True, width="stretch")
     st.subheader("History")
@@ -395,7 +398,7 @@ def _metadata(image: dict) -> None:
         if image["width"] else "", "colour mode": image["mode"], "frames": image["frames"],
         "normalised": image["normalised"] or "nothing to do", "bytes": image["bytes"],
     }
-    st.dataframe({"": list(facts), "value": [str(v) for v in facts.values()]}, hide_index=True, width="stretch")
+    st.markdown("  \n".join(f"{name}: {md_text(str(value))}" for name, value in facts.items()))
     group = image["near_group"]
     if group is not None and not (isinstance(group, float) and math.isnan(group)):
         st.button(f"Show its near-duplicate group #{int(group)}", key="show-group",

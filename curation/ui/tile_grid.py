@@ -24,6 +24,8 @@ from .pictures import data_uri
 
 STATIC = Path(__file__).parent / "static"
 MISSING_THUMBNAIL = "Thumbnail file missing"
+#: (image id, sha256) of the pictures this session's browser already holds.
+SENT_KEY = "grid-pictures-sent"
 HELP = ("Click, Shift+click, Ctrl+click or drag to select; Ctrl+A all, Esc none; arrows move, Enter opens; "
         "1-9 label; type a label's name to search it (/ opens the search); F flag, T tag, X clear flags, "
         "Ctrl+Z undo; PageDown/PageUp turn the page.")
@@ -51,8 +53,9 @@ class GridState:
     commands: list[dict] = field(default_factory=list)
 
 
-def tile(store: Store, item: GridItem, grid: GridState) -> dict:
-    """One tile's data: its picture (or why there is none), title and overlays."""
+def tile(store: Store, item: GridItem, grid: GridState, sent: set | None = None) -> dict:
+    """One tile's data: its picture (or why there is none), title and overlays. A picture already
+    in `sent` (what this session's browser holds, by image and content) is named by id only."""
     blind = item.id in grid.blind
     if blind:
         title = f"blind, yours: {grid.own[item.id]}" if item.id in grid.own else "blind, not labelled by you"
@@ -64,7 +67,12 @@ def tile(store: Store, item: GridItem, grid: GridState) -> dict:
     else:
         path = store.project.thumb_path(item.sha256)
         try:
-            data["src"] = data_uri(path)
+            if sent is None or (item.id, item.sha256) not in sent:
+                data["src"] = data_uri(path)
+                if sent is not None:
+                    sent.add((item.id, item.sha256))
+            elif not path.exists():
+                raise FileNotFoundError(path)
         except OSError:
             data["missing"] = MISSING_THUMBNAIL
     predicted = grid.predictions.get(item.id)
@@ -96,7 +104,8 @@ def tile_grid(store: Store, items: list[GridItem], grid: GridState, who: str, ha
     shown, so a new page starts unselected."""
     ack = dict(st.session_state.get(f"{key}-ack", {}))
     st.session_state.get(f"{key}-ack", {}).pop("autofocus", None)
-    data = {"tiles": [tile(store, item, grid) for item in items], "labels": grid.labels[:9], "page": page,
+    sent = st.session_state.setdefault(SENT_KEY, set())
+    data = {"tiles": [tile(store, item, grid, sent) for item in items], "labels": grid.labels[:9], "page": page,
             "help": HELP, "commands": grid.commands, **ack}
     _component()(key=key, data=data, height="content",
                  on_action_change=functools.partial(_on_action, store, who, key, handlers, settings or {}))
@@ -104,6 +113,9 @@ def tile_grid(store: Store, items: list[GridItem], grid: GridState, who: str, ha
 
 def _on_action(store: Store, who: str, key: str, handlers: dict[str, Handler], settings: dict) -> None:
     action = (st.session_state.get(key) or {}).get("action")
+    if isinstance(action, dict) and action.get("kind") == "resend":
+        st.session_state[SENT_KEY] = set()
+        handlers = {"resend": lambda *_: None}
     if not isinstance(action, dict) or action.get("kind") not in handlers:
         return
     action = {**action, **settings}

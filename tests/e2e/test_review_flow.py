@@ -131,6 +131,8 @@ def test_detail_labels_and_moves_on(app, page):
     page.keyboard.press("4")
     wait_for_app(page)
     assert page.get_by_role("heading", name=f"#{ids[1]}").is_visible(), "the setting keeps it on the image"
+    page.locator(".st-key-detail-more label").click()
+    wait_for_app(page)
     page.locator("[data-testid='stDataFrame']").last.wait_for()
     screenshot(page, "review-detail")
 

@@ -2,6 +2,10 @@
 // (label, flag, tag, clear flags, undo, open, turn the page) goes to the server, as one trigger
 // value carrying every selected id, so one action is one round trip and one batch of events.
 const STATES = new WeakMap();
+// Pictures by image id, kept for the page's life: the server sends a picture once per session
+// and a tile then names it only by id (see tile_grid.py); a tile whose picture is missing here
+// asks the server to send them all again.
+const PICTURES = new Map();
 const SIZE_KEY = "curation.grid.size";
 const COMMAND_KEYS = { f: "flag", t: "tag", x: "unflag", g: "gold" };
 
@@ -129,6 +133,11 @@ function renderTiles(s) {
     s.count.textContent = "";
     return;
   }
+  for (const t of s.tiles) if (t.src) PICTURES.set(t.id, t.src);
+  if (s.tiles.some((t) => !t.src && !t.missing && !PICTURES.has(t.id))) {
+    act(s, "resend", {});
+  }
+  s.nodes = s.nodes || new Map();
   const nodes = s.tiles.map((t, i) => tileNode(s, t, i));
   s.grid.replaceChildren(...nodes);
   paintSelection(s);
@@ -137,17 +146,25 @@ function renderTiles(s) {
 function tileNode(s, t, i) {
   const node = el("div", { class: "cg-tile", role: "option", id: `cg-${t.id}`, "data-index": String(i),
     "aria-label": `#${t.id} ${t.title}` });
-  if (t.src) {
-    node.append(el("img", { src: t.src, alt: "", draggable: "false", decoding: "async" }));
-  } else {
-    node.append(el("div", { class: "cg-missing" }, t.missing));
-  }
+  node.append(picture(s, t));
   const badges = el("div", { class: "cg-badges" });
   for (const b of t.badges || []) badges.append(el("span", { class: `cg-badge ${b.kind}` }, b.text));
   node.append(badges);
   if (t.pred) node.append(el("div", { class: "cg-pred" }, t.pred));
   node.append(el("div", { class: "cg-caption" }, `#${t.id} · ${t.title}`));
   return node;
+}
+
+// The tile's <img>, reused from the previous draw when its picture is the same, so a rerun after
+// an action neither re-sends nor re-decodes the page's pictures.
+function picture(s, t) {
+  const src = t.missing ? null : (t.src || PICTURES.get(t.id));
+  if (!src) return el("div", { class: "cg-missing" }, t.missing || "Picture not loaded");
+  const kept = s.nodes.get(t.id);
+  if (kept && kept.getAttribute("src") === src) return kept;
+  const img = el("img", { src, alt: "", draggable: "false", decoding: "async" });
+  s.nodes.set(t.id, img);
+  return img;
 }
 
 function paintSelection(s) {
