@@ -46,7 +46,7 @@ def test_blind_labels_in_two_browsers_then_adjudication(project_copy, browser, t
             reviewer = pages["ann"]
             reviewer.goto(f"{url}/review?who=rev")
             wait_for_app(reviewer)
-            reviewer.locator(".st-key-work-disagreements button").click()
+            reviewer.locator(".st-key-work-disagreements button").first.click()
             wait_for_app(reviewer)
             assert reviewer.locator(f".st-key-dispute-{ids[0]}").get_by_text("bea: square").is_visible()
             screenshot(reviewer, "review-adjudication")
