@@ -73,9 +73,17 @@ def label_flag_undo_reload(page, url: str, ids: list[int]) -> None:
     screenshot(page, "home")
 
 
-def test_select_twenty_by_click_and_shift_click_and_label_with_one_key(app, page):
-    url, root = app
-    ids = first_usable_ids(root, 25)[3:23]  # before a browser session opens the project in the app
+@pytest.fixture
+def app_and_ids(project_copy, tmp_path):
+    """The first 25 usable ids (read before the app opens the project), and the served app."""
+    ids = first_usable_ids(project_copy, 25)
+    with served(project_copy, tmp_path / "serve.log") as url:
+        yield url, ids
+
+
+def test_select_twenty_by_click_and_shift_click_and_label_with_one_key(app_and_ids, page):
+    url, ids = app_and_ids
+    ids = ids[3:23]
     page.goto(f"{url}/review?who=e2e-keys")
     wait_for_app(page)
     legend = page.locator("[aria-keyshortcuts='2']")
@@ -91,9 +99,8 @@ def test_select_twenty_by_click_and_shift_click_and_label_with_one_key(app, page
     screenshot(page, "review-grid-labelled")
 
 
-def test_arrow_keys_move_the_focus_and_enter_opens(app, page):
-    url, root = app
-    ids = first_usable_ids(root, 12)
+def test_arrow_keys_move_the_focus_and_enter_opens(app_and_ids, page):
+    url, ids = app_and_ids
     page.goto(f"{url}/review?who=e2e-keys")
     wait_for_app(page)
     tile(page, ids[0]).click()
@@ -114,9 +121,8 @@ def test_arrow_keys_move_the_focus_and_enter_opens(app, page):
     assert page.get_by_role("heading", name=f"#{ids[1 + per_row]}").is_visible()
 
 
-def test_detail_labels_and_moves_on(app, page):
-    url, root = app
-    ids = first_usable_ids(root, 3)
+def test_detail_labels_and_moves_on(app_and_ids, page):
+    url, ids = app_and_ids
     page.goto(f"{url}/review?who=e2e-keys")
     wait_for_app(page)
     tile(page, ids[0]).dblclick()
