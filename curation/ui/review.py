@@ -115,7 +115,7 @@ def _apply_label(store: Store, ids: list[int], who: str) -> None:
     chosen = [i for i in ids if st.session_state.get(f"sel-{i}")]
     if not chosen:
         flash("Select images first (tick their boxes, or press A for the whole page).", "warning")
-    elif _edit(store.set_label, chosen, label or "", who):
+    elif _edit(store.label_as, chosen, label or "", who):
         flash(f"Labelled {len(chosen)} image{'s' * (len(chosen) != 1)} '{label}'.")
         _set_selection(chosen, False)
 
