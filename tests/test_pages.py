@@ -121,6 +121,17 @@ def test_review_grid_sends_tiles_label_keys_and_the_flag_setting(project):
     assert {"kind": "flag", "key": "F", "shortcut": "F", "text": "Flag: Biased"} in grid_data(at)["commands"]
 
 
+def test_review_grid_shows_the_latest_runs_disagreeing_prediction(project):
+    store = cached(project)
+    run_id = store.create_run("linear", "v1", {}, None, "tester")
+    store.finish_run(run_id, "done", {"metrics": {"accuracy": 0.5}})
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO predictions VALUES (?, 4, 'circle', 'star', 0.83, 2.1, 'val'), "
+                    "(?, 5, 'circle', 'circle', 0.9, 0.1, 'val')", [run_id, run_id])
+    tiles = {t["id"]: t for t in grid_data(app("app_pages/review.py"))["tiles"]}
+    assert tiles[4]["pred"] == "model: star 83%" and "pred" not in tiles[5]
+
+
 def test_review_grid_shows_a_placeholder_for_a_missing_thumbnail(project):
     store = cached(project)
     sha = store.query("SELECT sha256 FROM images WHERE id = 4")[0][0]

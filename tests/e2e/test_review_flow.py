@@ -103,6 +103,14 @@ def test_arrow_keys_move_the_focus_and_enter_opens(app_and_ids, page):
     url, ids = app_and_ids
     page.goto(f"{url}/review?who=e2e-keys")
     wait_for_app(page)
+    start, end = tile(page, ids[0]).bounding_box(), tile(page, ids[2]).bounding_box()
+    page.mouse.move(start["x"] + 10, start["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(end["x"] + 20, end["y"] + 20, steps=8)
+    page.mouse.up()
+    assert selected_ids(page) == ids[:3], "a dragged rectangle selects what it touches"
+    page.keyboard.press("Control+a")
+    assert len(selected_ids(page)) == 96
     tile(page, ids[0]).click()
     page.keyboard.press("Escape")
     assert selected_ids(page) == []
