@@ -568,7 +568,7 @@ def adjudication_view(store: Store, items: list[GridItem], who: str) -> None:
             with decide:
                 row = st.container(horizontal=True)
                 for label in sorted(set(labels["label"])):
-                    row.button(f"Decide: {label}", key=f"decide-{item.id}-{label}", disabled=not allowed,
+                    row.button(f"Decide: {md_text(label)}", key=f"decide-{item.id}-{label}", disabled=not allowed,
                                on_click=_adjudicate, args=(store, item.id, label, who))
                 other = row.selectbox("Another label", store.label_names(), key=f"decide-other-{item.id}", index=None,
                                       label_visibility="collapsed", placeholder="another label", disabled=not allowed)
