@@ -7,6 +7,7 @@ from curation.clean.audit import (audit_figures, disparities, per_label_rates, r
 from curation.ui.audit import (accuracy_section, attributes_editor, audit_controls, audit_frame, disparity_section,
                                disparity_threshold, downloads, only_set, rates_section, representation_section,
                                skew_section, tag_coverage)
+from curation.ui.agreement import agreement_section
 from curation.ui.context import require_annotator, require_store
 from curation.ui.review import show_flash
 
@@ -14,6 +15,7 @@ store = require_store()
 who = require_annotator()
 st.title("Audit")
 show_flash()
+agreement_section(store, who)
 attributes_editor(store, who)
 names = store.attribute_names()
 if not names:

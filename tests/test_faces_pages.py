@@ -3,6 +3,8 @@ and an image's faces in Review's detail view."""
 
 from __future__ import annotations
 
+import json
+
 import shutil
 import time
 from pathlib import Path
@@ -47,7 +49,8 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def review_caption(at: AppTest, image_id: int) -> str:
-    at.button(key=f"open-{image_id}").click().run()
+    at.session_state["detail"] = image_id
+    at.run()
     assert_clean(at)
     return " ".join(c.value for c in at.caption)
 
@@ -67,7 +70,7 @@ def test_faces_page_finds_no_face_in_shapes(tmp_path, monkeypatch):
     assert metrics(at)["No face"] == "2" and metrics(at)["Faces"] == "0"
     assert "detect faces first" in at.info[0].value
     review = app("app_pages/review.py")
-    first = int(next(c.key for c in review.checkbox if c.key and c.key.startswith("sel-")).split("-")[1])
+    first = json.loads(review.get("bidi_component")[0].proto.json)["tiles"][0]["id"]
     assert "No face" in review_caption(review, first)
 
 

@@ -115,7 +115,9 @@ def test_the_review_detail_shows_a_downloads_provenance(fake_web, tmp_path, monk
     store.close()
     monkeypatch.setenv("CURATION_PROJECT", str(root))
     at = app("app_pages/review.py")
-    at.button(key="open-1").click().run()
+    at.session_state["detail"] = 1
+    at.session_state["detail-more"] = True
+    at.run()
     assert_clean(at)
     (sources,) = [d.value for d in at.dataframe if "provider" in d.value.columns]
     (source,) = sources.to_dict("records")

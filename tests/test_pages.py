@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -86,50 +87,59 @@ def test_home_refuses_a_missing_folder(project):
     assert "no folder or file" in at.error[0].value
 
 
+def grid_data(at: AppTest) -> dict:
+    """What the Review grid component was sent: its tiles, label keys and commands."""
+    grids = at.get("bidi_component")
+    return json.loads(grids[0].proto.json) if grids else {}
+
+
+def grid_ids(at: AppTest) -> list[int]:
+    return [t["id"] for t in grid_data(at).get("tiles", [])]
+
+
 def test_review_asks_for_the_annotator_once(project):
     at = app("app_pages/review.py", who=None)
-    assert at.text_input[0].label == "Your name" and not at.checkbox
+    assert at.text_input[0].label == "Your name" and not grid_ids(at)
     at.text_input[0].set_value("Ada")
     at.button[0].click().run()
     assert_clean(at)
     assert at.query_params["who"] == ["Ada"] or at.query_params["who"] == "Ada"
-    assert len([c for c in at.checkbox if c.key and c.key.startswith("sel-")]) == 48
+    assert len(grid_ids(at)) == 96
 
 
-def grid_ids(at: AppTest) -> list[int]:
-    return [int(c.key.split("-")[1]) for c in at.checkbox if c.key and c.key.startswith("sel-")]
-
-
-def test_review_label_flag_clear_and_undo(project):
+def test_review_grid_sends_tiles_label_keys_and_the_flag_setting(project):
     at = app("app_pages/review.py")
-    first, second = grid_ids(at)[:2]
-    at.checkbox(key=f"sel-{first}").check()
-    at.checkbox(key=f"sel-{second}").check()
-    at.selectbox(key="bulk-label").set_value("star")
-    at.button(key="apply-label").click().run()
     assert_clean(at)
-    assert at.success[0].value == "Labelled 2 images 'star'."
-    assert not at.checkbox(key=f"sel-{first}").value
-    at.checkbox(key=f"sel-{first}").check()
-    at.selectbox(key="bulk-flag").set_value("biased")
-    at.text_input(key="bulk-note").set_value("all from one photographer")
-    at.button(key="apply-flag").click().run()
-    assert at.success[0].value == "Flagged 1 image as Biased."
-    at.checkbox(key=f"sel-{first}").check()
-    at.button(key="clear-flags").click().run()
-    assert at.success[0].value == "Cleared the flags of 1 image."
-    at.button(key="undo").click().run()
-    assert at.info[0].value == "Undid clearing flags on 1 image."
+    data = grid_data(at)
+    assert data["labels"] == ["circle", "square", "star", "triangle"]
+    tiles = data["tiles"]
+    assert all(t["src"].startswith("data:image/jpeg;base64,") for t in tiles)
+    assert [t["title"] for t in tiles[:2]] == ["circle", "circle"] and tiles[0]["id"] == 1
+    conflict = next(t for t in tiles if any(b["text"] == "Label conflict" for b in t["badges"]))
+    assert conflict
+    at.selectbox(key="bulk-flag").set_value("biased").run()
+    assert {"kind": "flag", "key": "F", "shortcut": "F", "text": "Flag: Biased"} in grid_data(at)["commands"]
+
+
+def test_review_grid_shows_the_latest_runs_disagreeing_prediction(project):
     store = cached(project)
-    assert store.query("SELECT kind, note FROM flags WHERE image_id = ? AND active", [first]) == [
-        ("biased", "all from one photographer")]
-    assert store.label_counts()["star"] == 84 + 2
+    run_id = store.create_run("linear", "v1", {}, None, "tester")
+    store.finish_run(run_id, "done", {"metrics": {"accuracy": 0.5}})
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO predictions VALUES (?, 4, 'circle', 'star', 0.83, 2.1, 'val'), "
+                    "(?, 5, 'circle', 'circle', 0.9, 0.1, 'val')", [run_id, run_id])
+    tiles = {t["id"]: t for t in grid_data(app("app_pages/review.py"))["tiles"]}
+    assert tiles[4]["pred"] == "model: star 83%" and "pred" not in tiles[5]
 
 
-def test_review_without_selection_says_what_to_do(project):
+def test_review_grid_shows_a_placeholder_for_a_missing_thumbnail(project):
+    store = cached(project)
+    sha = store.query("SELECT sha256 FROM images WHERE id = 4")[0][0]
+    store.project.thumb_path(sha).unlink()
     at = app("app_pages/review.py")
-    at.button(key="apply-label").click().run()
-    assert "Select images first" in at.warning[0].value
+    assert_clean(at)
+    tile = next(t for t in grid_data(at)["tiles"] if t["id"] == 4)
+    assert tile["missing"] == "Thumbnail file missing" and "src" not in tile
 
 
 def test_review_filters(project):
@@ -140,7 +150,7 @@ def test_review_filters(project):
     at.selectbox(key="f_flag").set_value(None)
     at.segmented_control(key="f_status").set_value("failed").run()
     assert len(grid_ids(at)) == 7
-    assert any("Truncated" in m.value for m in at.markdown)
+    assert any(t["missing"].startswith("Truncated") for t in grid_data(at)["tiles"])
     at.segmented_control(key="f_status").set_value("ok")
     at.text_input(key="f_source").set_value("/star/").run()
     assert at.caption[0].value.startswith("84 images")
@@ -152,21 +162,29 @@ def test_review_pages_through_the_grid(project):
     at.button(key="next-page").click().run()
     assert_clean(at)
     second_page = grid_ids(at)
-    assert len(second_page) == 48 and min(second_page) > max(first_page)
+    assert len(second_page) == 96 and min(second_page) > max(first_page)
 
 
 def test_review_detail_shows_sources_history_and_navigates(project):
     at = app("app_pages/review.py")
-    first = grid_ids(at)[0]
-    at.button(key=f"open-{first}").click().run()
+    first, second = grid_ids(at)[:2]
+    at.session_state["detail"] = first
+    at.run()
     assert_clean(at)
-    assert at.markdown[0].value.startswith(f"### #{first}") or any(f"#{first}" in m.value for m in at.markdown)
+    assert any(m.value.startswith(f"### #{first}") for m in at.markdown)
+    at.toggle(key="detail-stay").set_value(True)
     at.button(key="quick-2").click().run()
     assert any(f"Labelled #{first}" in s.value for s in at.success)
+    assert any(m.value.startswith(f"### #{first}") for m in at.markdown), "the setting keeps it on the image"
+    assert not at.dataframe, "sources and history wait for their toggle"
+    at.toggle(key="detail-more").set_value(True).run()
     history = at.dataframe[-1].value
     assert list(history["action"]) == ["label"] and list(history["actor"]) == ["tester"]
-    at.button(key="next-image").click().run()
-    assert any(m.value.startswith("### #") and f"#{first}" not in m.value for m in at.markdown)
+    at.toggle(key="detail-stay").set_value(False)
+    at.button(key="quick-3").click().run()
+    assert any(m.value.startswith(f"### #{second}") for m in at.markdown), "a label key moves on"
+    at.button(key="prev-image").click().run()
+    assert any(m.value.startswith(f"### #{first}") for m in at.markdown)
     at.button(key="back").click().run()
     assert grid_ids(at)
 

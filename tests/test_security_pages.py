@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 import re
 import zipfile
 
@@ -83,8 +84,8 @@ def live_markup(text: str) -> bool:
     return bool(re.search(r"(?<!\\)!(?<!\\)\[|(?<!\\)<[a-z]", text))
 
 
-def grid_ids(at) -> list[int]:
-    return [int(c.key.split("-")[1]) for c in at.checkbox if c.key and c.key.startswith("sel-")]
+def grid_data(at) -> dict:
+    return json.loads(at.get("bidi_component")[0].proto.json)
 
 
 def test_a_hostile_label_stays_text_in_messages_buttons_and_headings(project_copy, monkeypatch):
@@ -93,14 +94,17 @@ def test_a_hostile_label_stays_text_in_messages_buttons_and_headings(project_cop
     store.set_label([int(store.query("SELECT max(id) FROM images WHERE status = 'ok'")[0][0])], HOSTILE, "setup")
     store.close()
     at = app("app_pages/review.py")
-    first = grid_ids(at)[0]
-    at.checkbox(key=f"sel-{first}").check()
-    at.selectbox(key="bulk-label").set_value(HOSTILE)
-    at.button(key="apply-label").click().run()
+    data = grid_data(at)
+    assert HOSTILE in data["labels"], "the grid draws labels as text (textContent), never as markup"
+    first = data["tiles"][0]["id"]
+    at.session_state["detail"] = first
+    at.run()
+    hostile_key = next(b.key for b in at.button if b.key and b.key.startswith("quick-") and "px" in b.label)
+    at.toggle(key="detail-stay").set_value(True)
+    at.button(key=hostile_key).click().run()
     assert not at.exception and len(at.success) == 1
     message = at.success[0].value
     assert not live_markup(message) and "\\!\\[px\\]" in message and "\\<img" in message
-    at.button(key=f"open-{first}").click().run()
     shown = [b.label for b in at.button if b.key and b.key.startswith("quick-")] + [m.value for m in at.markdown]
     assert any("px" in text for text in shown)
     assert not [text for text in shown if live_markup(text)]

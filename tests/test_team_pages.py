@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import re
 from pathlib import Path
 
@@ -79,13 +81,14 @@ def test_an_annotator_sees_data_labels_as_themselves_and_may_not_press_reviewer_
     at = sign_in(on_page("app_pages/review.py", who="adm"), "ann", PASSWORD)
     assert not at.exception and not at.error
     assert "Signed in as **ann** · annotator" in [c.value for c in at.sidebar.caption]
-    ids = [int(c.key.split("-")[1]) for c in at.checkbox if c.key and c.key.startswith("sel-")]
-    assert len(ids) == 48
-    at.checkbox(key=f"sel-{ids[0]}").check()
-    at.selectbox(key="bulk-label").set_value("star")
-    at.button(key="apply-label").click().run()
-    assert at.success[0].value == "Labelled 1 image 'star'."
+    tiles = json.loads(at.get("bidi_component")[0].proto.json)["tiles"]
+    assert len(tiles) == 96
+    at.session_state["detail"] = tiles[0]["id"]
+    at.run()
+    at.button(key="quick-3").click().run()
+    assert at.success[0].value == f"Labelled #{tiles[0]['id']} 'star'."
     assert team_project.query("SELECT actor FROM events") == [("ann",)]
+    at.session_state["detail"] = None
 
     at.switch_page("app_pages/gather.py").run()
     start = next(b for b in at.button if b.label == "Start gathering")
@@ -155,19 +158,11 @@ def test_team_mode_is_switched_on_from_the_team_page(project_copy, monkeypatch):
 def test_signed_in_review_sends_pictures_inline_and_registers_no_media(team_project):
     at = sign_in(on_page("app_pages/review.py"), "ann", PASSWORD)
     assert not at.exception and not at.error
-    pictures = [h.value for h in at.get("html") if "<img" in h.value]
-    assert len(pictures) == 48
-    assert all('src="data:image/jpeg;base64,' in body and "/media/" not in body for body in pictures)
+    tiles = json.loads(at.get("bidi_component")[0].proto.json)["tiles"]
+    assert len(tiles) == 96 and all(t["src"].startswith("data:image/jpeg;base64,") for t in tiles)
     assert not at.get("image"), "no st.image: it would put the picture behind a /media/ URL"
-    first = next(c.key for c in at.checkbox if c.key and c.key.startswith("sel-"))
-    at.button(key=f"open-{first.split('-')[1]}").click().run()
+    at.session_state["detail"] = tiles[0]["id"]
+    at.run()
     assert not at.exception and not at.get("image")
-    assert [h.value.count("data:image/jpeg;base64,") for h in at.get("html") if "<img" in h.value] == [1]
-
-
-def test_single_user_review_keeps_st_image(project_copy, monkeypatch):
-    monkeypatch.setenv("CURATION_PROJECT", str(project_copy))
-    at = on_page("app_pages/review.py", who="tester")
-    assert not at.exception
-    assert len(at.get("image")) == 48
-    assert not [h for h in at.get("html") if "<img" in h.value]
+    zoom = [json.loads(c.proto.json) for c in at.get("bidi_component")]
+    assert len(zoom) == 1 and zoom[0]["src"].startswith("data:image/jpeg;base64,")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..project import Project, ProjectError, project_at
 from .accounts import AccountError, AccountQueries, SignInFailed
+from .agreement import AgreementQueries
 from .audit import AuditQueries
 from .cleaning import EXPORT_SUGGESTION_COLUMNS, CleaningQueries
 from .db import Database, ProjectLocked
@@ -22,6 +23,7 @@ from .gather import GatherQueries, QueryProgress
 from .ingest import IngestQueries
 from .jobs import JobQueries, JobRow
 from .maps import MapQueries
+from .queues import QueueQueries
 from .report import EXPORT_IMAGE_COLUMNS, ReportQueries
 from .review import STATUSES, GridItem, ReviewFilter, ReviewQueries
 from .train import TrainQueries
@@ -34,7 +36,7 @@ __all__ = [
 
 class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries, TrainQueries,
             GatherQueries, FaceQueries, CleaningQueries, AuditQueries,
-            AccountQueries, MapQueries):
+            AccountQueries, MapQueries, QueueQueries, AgreementQueries):
     def close(self) -> None:
         with _OPEN_LOCK:
             if _OPEN.get(self.project.root) is self:

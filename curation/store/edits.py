@@ -15,9 +15,10 @@ from ..flags import FLAG_KINDS
 from ..names import NameRefused, check_name
 from .db import next_id, utcnow
 
-EDIT_ACTIONS = ("label", "flag", "unflag", "suggestion", "tag")
+#: "blind_label" is reverted by `agreement.revert_blind_label`, which registers itself in REVERTERS.
+EDIT_ACTIONS = ("label", "flag", "unflag", "suggestion", "tag", "blind_label")
 MAX_NOTE_LENGTH = 2000
-UNDO_WORDS = {"suggestion": "a decision on a suggestion", "unflag": "clearing flags"}
+UNDO_WORDS = {"suggestion": "a decision on a suggestion", "unflag": "clearing flags", "blind_label": "a blind label"}
 
 
 class EditError(ValueError):

@@ -33,6 +33,7 @@ class ReportQueries:
             "runs": [{key: run[key] for key in ("id", "arch", "dataset_version", "status", "metrics")}
                      for run in self.runs()],
             "events": q("SELECT count(*) FROM events")[0][0],
+            "agreement": self.agreement_summary(),
         }
 
     def export_images(self):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .queues import QUEUES, queue_clause
+
 STATUSES = ("ok", "failed")
 
 
@@ -20,9 +22,17 @@ class ReviewFilter:
     source: str = ""
     duplicates_only: bool = False
     group: int | None = None
+    #: A work queue (`queues.QUEUES`): only its images, in its order.
+    queue: str | None = None
+
+    def order(self) -> str:
+        """The sort key images are taken in (ties by id)."""
+        return QUEUES[self.queue].order if self.queue else "i.id"
 
     def where(self) -> tuple[str, list]:
         clauses, params = ["true"], []
+        if self.queue:
+            clauses.append(queue_clause(self.queue))
         if self.status:
             clauses.append("i.status = ?")
             params.append(self.status)
@@ -75,9 +85,14 @@ class ReviewQueries:
         return self.query(f"SELECT count(*) FROM images i WHERE {where}", params)[0][0]
 
     def page_images(self, flt: ReviewFilter, page: int, page_size: int) -> list[GridItem]:
-        """One page (0-based) of the filtered images in id order."""
+        """One page (0-based) of the filtered images in the filter's order (id order unless a queue's)."""
         where, params = flt.where()
-        return self._grid_items(f"WHERE {where} ORDER BY i.id LIMIT ? OFFSET ?", params + [page_size, page * page_size])
+        if not flt.queue:
+            return self._grid_items(f"WHERE {where} ORDER BY i.id LIMIT ? OFFSET ?",
+                                    params + [page_size, page * page_size])
+        ids = [r[0] for r in self.query(f"SELECT i.id FROM images i WHERE {where} ORDER BY {flt.order()}, i.id "
+                                        "LIMIT ? OFFSET ?", params + [page_size, page * page_size])]
+        return self.grid_items(ids)
 
     def grid_items(self, ids: list[int]) -> list[GridItem]:
         """Grid items for these image ids, in the order given."""
@@ -155,16 +170,23 @@ class ReviewQueries:
             "SELECT id, happened_at, actor, action, image_id, before, after FROM events ORDER BY id DESC LIMIT ?", [limit])
 
     def neighbour_id(self, flt: ReviewFilter, image_id: int, step: int) -> int | None:
-        """The next (step > 0) or previous image id under the filter, for detail navigation."""
+        """The next (step > 0) or previous image id under the filter in its order, for detail
+        navigation; defined even when `image_id` has just left the filter (it was labelled, say)."""
         where, params = flt.where()
-        agg, op = ("min", ">") if step > 0 else ("max", "<")
-        row = self.query(f"SELECT {agg}(i.id) FROM images i WHERE {where} AND i.id {op} ?", params + [image_id])
-        return row[0][0]
+        op, direction = (">", "ASC") if step > 0 else ("<", "DESC")
+        row = self.query(
+            f"WITH c AS (SELECT {flt.order()} AS k FROM images i WHERE i.id = ?) "
+            f"SELECT i.id FROM images i, c WHERE {where} AND ({flt.order()}, i.id) {op} (c.k, ?) "
+            f"ORDER BY {flt.order()} {direction}, i.id {direction} LIMIT 1", [image_id] + params + [image_id])
+        return row[0][0] if row else None
 
     def position_of(self, flt: ReviewFilter, image_id: int) -> int:
-        """How many filtered images come before `image_id` (to find its page)."""
+        """How many filtered images come before `image_id` in the filter's order (to find its page)."""
         where, params = flt.where()
-        return self.query(f"SELECT count(*) FROM images i WHERE {where} AND i.id < ?", params + [image_id])[0][0]
+        return self.query(
+            f"WITH c AS (SELECT {flt.order()} AS k FROM images i WHERE i.id = ?) "
+            f"SELECT count(*) FROM images i, c WHERE {where} AND ({flt.order()}, i.id) < (c.k, ?)",
+            [image_id] + params + [image_id])[0][0]
 
 
 def like_literal(text: str) -> str:

@@ -321,6 +321,31 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX identity_candidates_label ON identity_candidates (run_id, label);
         """,
     ),
+    (
+        "annotator agreement: blind labels on overlap images, gold labels, adjudications",
+        """
+        CREATE TABLE blind_labels (
+            image_id BIGINT NOT NULL,
+            annotator VARCHAR NOT NULL,
+            label VARCHAR,
+            labelled_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_id, annotator)
+        );
+        CREATE TABLE gold_labels (
+            image_id BIGINT PRIMARY KEY,
+            label VARCHAR,
+            marked_by VARCHAR NOT NULL,
+            marked_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE adjudications (
+            id BIGINT PRIMARY KEY,
+            image_id BIGINT NOT NULL,
+            label VARCHAR NOT NULL,
+            decided_by VARCHAR NOT NULL,
+            decided_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

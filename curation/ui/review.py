@@ -7,21 +7,30 @@ are kept in `flash` so they survive the rerun an action causes.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+import threading
 
 import streamlit as st
+from PIL import Image
 
 from ..accounts import PermissionDenied
 from ..flags import FLAG_KINDS, USER_FLAG_KINDS, flag_title
 from ..store import EditError, GridItem, ReviewFilter, Store
+from ..store.queues import QUEUES
 from ..verify import load_rgb, reason_title
 from .face_boxes import with_faces
-from .pictures import show_picture
+from .pictures import data_uri, show_picture
 from .text import md_inline, md_text
+from .tile_grid import GridState, plural, tile_grid, zoom_view
 
 PAGE_KEY = "review_page"
+PAGES_KEY = "review-pages"
 DETAIL_KEY = "detail"
 GROUP_KEY = "f_group"
+STAY_KEY = "detail-stay"
+QUEUE_KEY = "f_queue"
 COLUMNS = 6
 #: The "no tag" choice in tag selects: no attribute value can be empty, so it never names a real value.
 NO_TAG = ""
@@ -50,26 +59,30 @@ def review_filter(store: Store) -> ReviewFilter:
                             format_func=lambda k: {None: "All images", "any": "Any flag", "none": "No flag"}.get(k, flag_title(k)))
         source = st.text_input("Source contains", key="f_source", placeholder="part of a path or URL")
         duplicates = st.checkbox("In a duplicate group", key="f_dups", help="Exact copies or near duplicates")
+        queue = st.selectbox("Work queue", [None, *QUEUES], key=QUEUE_KEY,
+                             format_func=lambda q: "None: every image the filters match" if q is None else QUEUES[q].title)
         group = st.session_state.get(GROUP_KEY)
         if group is not None:
             st.button(f"Showing near-duplicate group #{group} (clear)", on_click=st.session_state.pop, args=(GROUP_KEY,))
-    flt = ReviewFilter(tuple(labels), unlabelled, status, flag, source, duplicates, group)
+    flt = ReviewFilter(tuple(labels), unlabelled, status, flag, source, duplicates, group, queue)
     if st.session_state.get("last_filter") != flt:
         st.session_state["last_filter"] = flt
         st.session_state[PAGE_KEY] = 1
     return flt
 
 
-def pager(total: int, page_size: int) -> int:
-    """Page navigation (buttons, the page strip, and the ← / → keys); returns the 0-based page."""
+def pager(total: int, page_size: int, keys: bool = True) -> int:
+    """Page navigation (buttons, the page strip, and the ← / → keys unless a grid takes the arrows);
+    returns the 0-based page."""
     pages = max(1, math.ceil(total / page_size))
+    st.session_state[PAGES_KEY] = pages
     current = min(max(st.session_state.get(PAGE_KEY, 1), 1), pages)
     prev_col, pages_col, next_col = st.columns([1, 6, 1], vertical_alignment="center")
-    prev_col.button("Previous", key="prev-page", shortcut="Left", disabled=current == 1,
+    prev_col.button("Previous", key="prev-page", shortcut="Left" if keys else None, disabled=current == 1,
                     on_click=_turn_page, args=(-1, pages))
     with pages_col:
         current = st.pagination(pages, default=current, key=f"pages-{pages}-{current}")
-    next_col.button("Next", key="next-page", shortcut="Right", disabled=current == pages,
+    next_col.button("Next", key="next-page", shortcut="Right" if keys else None, disabled=current == pages,
                     on_click=_turn_page, args=(1, pages))
     st.session_state[PAGE_KEY] = current
     return current - 1
@@ -102,7 +115,7 @@ def _apply_label(store: Store, ids: list[int], who: str) -> None:
     chosen = [i for i in ids if st.session_state.get(f"sel-{i}")]
     if not chosen:
         flash("Select images first (tick their boxes, or press A for the whole page).", "warning")
-    elif _edit(store.set_label, chosen, label or "", who):
+    elif _edit(store.label_as, chosen, label or "", who):
         flash(f"Labelled {len(chosen)} image{'s' * (len(chosen) != 1)} '{label}'.")
         _set_selection(chosen, False)
 
@@ -216,9 +229,12 @@ def _close_detail(store: Store, flt: ReviewFilter, image_id: int, page_size: int
     st.session_state[PAGE_KEY] = store.position_of(flt, image_id) // page_size + 1
 
 
-def _quick_label(store: Store, image_id: int, label: str, who: str) -> None:
-    if _edit(store.set_label, [image_id], label, who):
+def _quick_label(store: Store, flt: ReviewFilter, image_id: int, label: str, who: str) -> None:
+    """Label the image and, unless the annotator chose to stay, move on to the next one."""
+    if _edit(store.label_as, [image_id], label, who):
         flash(f"Labelled #{image_id} '{label}'.")
+        if not st.session_state.get(STAY_KEY):
+            _go(store, flt, image_id, 1)
 
 
 def _quick_flag(store: Store, image_id: int, who: str) -> None:
@@ -242,19 +258,31 @@ def detail_view(store: Store, flt: ReviewFilter, image_id: int, who: str, page_s
     if image is None:
         st.session_state.pop(DETAIL_KEY, None)
         st.rerun()
-    nav = st.columns([2, 1, 1, 4], vertical_alignment="center")
+    if image_id in store.blind_ids([image_id]):
+        image = {**image, "label": store.own_blind_labels([image_id], who).get(image_id), "blind": True}
+    nav = st.columns([2, 1, 1, 2, 3], vertical_alignment="center")
     nav[0].button("Back to grid", key="back", shortcut="B", icon=":material/grid_view:",
                   on_click=_close_detail, args=(store, flt, image_id, page_size))
     nav[1].button("Previous", key="prev-image", shortcut="Left", on_click=_go, args=(store, flt, image_id, -1))
     nav[2].button("Next", key="next-image", shortcut="Right", on_click=_go, args=(store, flt, image_id, 1))
-    nav[3].caption("Keys: ← → move, 1-9 label, F flag, Ctrl+Z undo, B back to the grid")
+    nav[3].toggle("Stay after labelling", key=STAY_KEY, help="Off: a label key labels the image and moves to the next")
+    nav[4].caption("Keys: ← → move, 1-9 label (and next), F flag, Ctrl+Z undo, B back to the grid; "
+                   "on the picture: wheel or + / - zoom, drag pans, 0 fits")
     picture, facts = st.columns([3, 2])
     with picture:
         _picture(store, image)
     with facts:
-        _labelling(store, image, who)
+        _labelling(store, flt, image, who)
         _tagging(store, image_id, who)
         _metadata(image)
+    prefetch_next(store, flt, image_id)
+    if image.get("blind"):
+        st.caption("Sources and history are hidden while this image is labelled blind: they would show "
+                   "other annotators' labels.")
+        return
+    if not st.toggle("Show sources and history", key="detail-more",
+                     help="Off keeps moving from image to image quick; the choice stays for the next images."):
+        return
     st.subheader("Sources")
     st.dataframe(store.image_sources(image_id), hide_index=True, width="stretch")
     st.subheader("History")
@@ -266,17 +294,51 @@ def detail_view(store: Store, flt: ReviewFilter, image_id: int, who: str, page_s
 
 
 def _picture(store: Store, image: dict) -> None:
-    st.markdown(f"### #{image['id']} · {md_text(image['label'] or 'unlabelled')}")
+    shown = image["label"] or ("not labelled by you" if image.get("blind") else "unlabelled")
+    st.markdown(f"### #{image['id']} · {md_text(shown)}" + (" · blind" if image.get("blind") else ""))
     if image["status"] != "ok":
         st.error(md_text(f"{reason_title(image['reason'])}: {image['detail']}"))
         return
     path = store.project.original_path(image["sha256"], image["ext"])
-    picture, faces_line = with_faces(store, image, load_rgb(path, max_side=1024))
-    show_picture(store, picture, alt=f"#{image['id']}")
+    try:
+        picture = display_picture(path)
+    except (OSError, ValueError) as exc:
+        st.error(md_text(f"The original file cannot be read: {exc}"))
+        return
+    picture, faces_line = with_faces(store, image, picture)
+    zoom_view(data_uri(picture), f"#{image['id']}")
     st.caption(faces_line)
 
 
-def _labelling(store: Store, image: dict, who: str) -> None:
+def display_picture(path) -> Image.Image:
+    """The original as the detail view shows it (at most 1024 px), kept for the next look."""
+    stat = os.stat(path)
+    return _display_picture(os.fspath(path), stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _display_picture(path: str, mtime_ns: int):
+    return load_rgb(path, max_side=1024)
+
+
+def prefetch_next(store: Store, flt: ReviewFilter, image_id: int, count: int = 2) -> None:
+    """Prepare the next images' pictures in the background while the annotator looks at this one."""
+    def work():
+        current = image_id
+        for _ in range(count):
+            current = store.neighbour_id(flt, current, 1)
+            if current is None:
+                return
+            image = store.image(current)
+            if image and image["status"] == "ok":
+                try:
+                    display_picture(store.project.original_path(image["sha256"], image["ext"]))
+                except (OSError, ValueError):
+                    pass
+    threading.Thread(target=work, name="prefetch-next", daemon=True).start()
+
+
+def _labelling(store: Store, flt: ReviewFilter, image: dict, who: str) -> None:
     image_id = image["id"]
     st.markdown("**Label** (keys 1-9)")
     labels = store.label_names()
@@ -284,7 +346,7 @@ def _labelling(store: Store, image: dict, who: str) -> None:
     for n, label in enumerate(labels[:9], start=1):
         row.button(f"{n} · {md_text(label)}", key=f"quick-{n}", shortcut=str(n),
                    type="primary" if label == image["label"] else "secondary",
-                   on_click=_quick_label, args=(store, image_id, label, who))
+                   on_click=_quick_label, args=(store, flt, image_id, label, who))
     flags = store.image_flags(image_id)
     st.markdown("**Flags**")
     if flags.empty:
@@ -336,8 +398,192 @@ def _metadata(image: dict) -> None:
         if image["width"] else "", "colour mode": image["mode"], "frames": image["frames"],
         "normalised": image["normalised"] or "nothing to do", "bytes": image["bytes"],
     }
-    st.dataframe({"": list(facts), "value": [str(v) for v in facts.values()]}, hide_index=True, width="stretch")
+    st.markdown("  \n".join(f"{name}: {md_text(str(value))}" for name, value in facts.items()))
     group = image["near_group"]
     if group is not None and not (isinstance(group, float) and math.isnan(group)):
         st.button(f"Show its near-duplicate group #{int(group)}", key="show-group",
                   on_click=_show_group, args=(int(group),))
+
+
+# --- The keyboard-first grid (one component; see tile_grid.py) -------------------------------
+
+
+def grid_settings(store: Store) -> dict:
+    """What F and T apply (flag kind and note; tag attribute and value), in one row above the grid;
+    the actions of the grid drawn with them carry them."""
+    attributes = store.attributes()
+    kind_col, note_col, name_col, value_col = st.columns(4, vertical_alignment="bottom")
+    settings = {"flag": kind_col.selectbox("F flags as", USER_FLAG_KINDS, key="bulk-flag", format_func=flag_title),
+                "note": note_col.text_input("Flag note", key="bulk-note", placeholder="optional")}
+    if attributes:
+        name = name_col.selectbox("T tags attribute", list(attributes), key="bulk-tag-name")
+        settings["tag_name"] = name
+        settings["tag_value"] = value_col.selectbox("Value", [*attributes[name], NO_TAG], key=f"bulk-tag-value-{name}",
+                                                    format_func=lambda v: v or "clear (no tag)")
+    return settings
+
+
+def grid_commands(settings: dict, admin: bool = False) -> list[dict]:
+    commands = [{"kind": "flag", "key": "F", "shortcut": "F", "text": f"Flag: {flag_title(settings['flag'])}"},
+                {"kind": "unflag", "key": "X", "shortcut": "X", "text": "Clear flags"}]
+    if admin:
+        commands.append({"kind": "gold", "key": "G", "shortcut": "G", "text": "Gold",
+                         "title": "Mark the selection gold: its current label becomes the known answer"})
+    if settings.get("tag_name"):
+        value = settings.get("tag_value") or "clear"
+        commands.append({"kind": "tag", "key": "T", "shortcut": "T", "text": f"Tag: {settings['tag_name']} {value}"})
+    commands += [{"kind": "undo", "key": "Ctrl+Z", "shortcut": "Control+Z", "text": "Undo"},
+                 {"kind": "open", "key": "Enter", "shortcut": "Enter", "text": "Open"}]
+    return commands
+
+
+def _grid_label(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    ids, label = action.get("ids") or [], action.get("label") or ""
+    if not ids:
+        return "Select images first (click, Shift+click, drag, or Ctrl+A).", False
+    _, blind = store.label_as(ids, label, who)
+    return f"Labelled {plural(len(ids))} '{label.strip()}'" + (f" ({blind} blind)." if blind else "."), True
+
+
+def _grid_gold(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    ids = action.get("ids") or []
+    if not ids:
+        return "Select images first.", False
+    marked = store.mark_gold(ids, who)
+    return f"Marked {plural(marked)} gold with their current label (unlabelled ones left out).", True
+
+
+def _grid_flag(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    ids, kind = action.get("ids") or [], action.get("flag") or USER_FLAG_KINDS[0]
+    if not ids:
+        return "Select images first.", False
+    store.add_flag(ids, kind, action.get("note") or "", who)
+    return f"Flagged {plural(len(ids))} as {flag_title(kind)}.", True
+
+
+def _grid_unflag(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    ids = action.get("ids") or []
+    if not ids:
+        return "Select images first.", False
+    store.clear_flags(ids, None, who)
+    return f"Cleared the flags of {plural(len(ids))}.", True
+
+
+def _grid_tag(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    ids, name, value = action.get("ids") or [], action.get("tag_name"), action.get("tag_value") or None
+    if not name:
+        return "No attribute to tag: define one on the Audit page first.", False
+    if not ids:
+        return "Select images first.", False
+    store.tag_images(ids, name, value, who)
+    return (f"Cleared {name} on {plural(len(ids))}." if value is None
+            else f"Tagged {plural(len(ids))} {name}: {value}."), True
+
+
+def _grid_undo(store: Store, who: str, action: dict) -> tuple[str, bool]:
+    return store.undo_last(who).line(), False
+
+
+def _grid_open(store: Store, who: str, action: dict) -> None:
+    ids = action.get("ids") or []
+    if ids:
+        st.session_state[DETAIL_KEY] = int(ids[0])
+
+
+def _grid_page(store: Store, who: str, action: dict) -> None:
+    _turn_page(1 if action.get("step", 1) > 0 else -1, st.session_state.get(PAGES_KEY, 1))
+
+
+GRID_HANDLERS = {"label": _grid_label, "flag": _grid_flag, "unflag": _grid_unflag, "tag": _grid_tag,
+                 "gold": _grid_gold, "undo": _grid_undo, "open": _grid_open, "page": _grid_page}
+
+
+def review_grid(store: Store, items: list[GridItem], who: str, page: int, grid: GridState | None = None) -> None:
+    """The page's images in the keyboard-first grid, with the settings F and T use above it."""
+    settings = grid_settings(store)
+    ids = [item.id for item in items]
+    grid = grid or GridState(labels=store.label_names())
+    grid.commands = grid_commands(settings, is_admin(store, who))
+    grid.blind, grid.gold, grid.own = store.blind_ids(ids), store.gold_ids(ids), store.own_blind_labels(ids, who)
+    if not grid.predictions:
+        grid.predictions = store.latest_predictions(ids)
+    tile_grid(store, items, grid, who, GRID_HANDLERS, page=f"{page}:{items[0].id if items else ''}",
+              settings=settings)
+
+
+def is_admin(store: Store, who: str) -> bool:
+    try:
+        return store.principal(who).role == "admin"
+    except PermissionDenied:
+        return False
+
+
+# --- Work queues ------------------------------------------------------------------------------
+
+def time_left(remaining: int, seconds_per_image: float | None) -> str:
+    if not remaining:
+        return "done"
+    if seconds_per_image is None:
+        return "pace not known yet"
+    minutes = remaining * seconds_per_image / 60
+    return f"about {minutes:.0f} min at your pace" if minutes >= 1 else "under a minute at your pace"
+
+
+def queue_strip(store: Store, who: str) -> None:
+    """Each queue with how many images remain and the time left at this annotator's pace; a
+    button starts working through it (the sidebar's Work queue leaves it)."""
+    counts, pace = store.queue_counts(), store.seconds_per_image(who)
+    current = st.session_state.get(QUEUE_KEY)
+    with st.container(horizontal=True, key="queues"):
+        for name, queue in QUEUES.items():
+            st.button(f"**{queue.title}** · {counts[name]} left · {time_left(counts[name], pace)}",
+                      key=f"work-{name}", type="primary" if current == name else "secondary",
+                      disabled=not counts[name] and current != name, help=queue.help,
+                      on_click=_work_on, args=(None if current == name else name,))
+
+
+def _work_on(name: str | None) -> None:
+    st.session_state[QUEUE_KEY] = name
+    st.session_state[PAGE_KEY] = 1
+
+
+# --- Adjudication: the disagreements queue ----------------------------------------------------
+
+def adjudication_view(store: Store, items: list[GridItem], who: str) -> None:
+    """Each image whose blind labels differ, with every annotator's label; a reviewer decides."""
+    blind = store.blind_labels([item.id for item in items])
+    gold = store.gold_labels()
+    allowed = _may(store, who, "adjudicate")
+    if not allowed:
+        st.info("Only a reviewer or an admin settles disagreements; you can see them here.")
+    for item in items:
+        labels = blind[blind["image_id"] == item.id]
+        with st.container(border=True, key=f"dispute-{item.id}"):
+            picture, facts, decide = st.columns([1, 2, 3], vertical_alignment="center")
+            with picture:
+                show_picture(store, store.project.thumb_path(item.sha256), alt=f"#{item.id}")
+            facts.markdown(f"**#{item.id}** · label now: **{md_text(item.label or 'none')}**"
+                           + (f" · gold: **{md_text(gold[item.id])}**" if item.id in gold else ""))
+            facts.markdown("  \n".join(f"{md_text(r.annotator)}: **{md_text(r.label)}**" for r in labels.itertuples()))
+            with decide:
+                row = st.container(horizontal=True)
+                for label in sorted(set(labels["label"])):
+                    row.button(f"Decide: {md_text(label)}", key=f"decide-{item.id}-{label}", disabled=not allowed,
+                               on_click=_adjudicate, args=(store, item.id, label, who))
+                other = row.selectbox("Another label", store.label_names(), key=f"decide-other-{item.id}", index=None,
+                                      label_visibility="collapsed", placeholder="another label", disabled=not allowed)
+                row.button("Decide", key=f"decide-{item.id}", disabled=not allowed or not other,
+                           on_click=_adjudicate, args=(store, item.id, other, who))
+
+
+def _may(store: Store, who: str, action: str) -> bool:
+    try:
+        store.require(who, action)
+        return True
+    except PermissionDenied:
+        return False
+
+
+def _adjudicate(store: Store, image_id: int, label: str, who: str) -> None:
+    if _edit(store.adjudicate, image_id, label, who):
+        flash(f"Decided #{image_id}: '{label}'. Every blind label stays in the history.")

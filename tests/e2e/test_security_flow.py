@@ -16,6 +16,7 @@ import pytest
 from curation.store import open_store
 from curation.store.db import utcnow
 
+from .grid import label_by_search, select, settle, tile
 from .harness import free_port, screenshot, stop, wait_for_app, wait_healthy
 
 pytestmark = pytest.mark.e2e
@@ -114,27 +115,18 @@ def test_hostile_labels_stay_text_and_no_outside_url_is_requested(project_copy, 
         base = f"http://127.0.0.1:{port}"
         page.goto(f"{base}/review?who=tester")
         wait_for_app(page)
-        page.locator(f".st-key-sel-{ids[1]} label").click()
-        wait_for_app(page)
-        page.locator(".st-key-bulk-label input").fill(TAG_LABEL)
-        page.keyboard.press("Enter")
-        wait_for_app(page)
-        page.locator(".st-key-apply-label button").click()
-        wait_for_app(page)
+        select(page, [ids[1]])
+        label_by_search(page, TAG_LABEL)
         assert page.get_by_text(f"Labelled 1 image '{TAG_LABEL}'.").is_visible()
-        page.locator(f".st-key-open-{ids[0]} button").click()
-        wait_for_app(page)
+        assert tile(page, ids[1]).get_attribute("aria-label") == f"#{ids[1]} {TAG_LABEL}"
+        tile(page, ids[0]).dblclick()
+        settle(page)
         assert page.get_by_role("button", name=f"· {IMAGE_LABEL}").first.is_visible()
         screenshot(page, "security-hostile-label-detail")
         page.goto(f"{base}/review?who=tester")
         wait_for_app(page)
-        page.locator(".st-key-bulk-label input").fill("../../../../tmp/x")
-        page.keyboard.press("Enter")
-        wait_for_app(page)
-        page.locator(f".st-key-sel-{ids[1]} label").click()
-        wait_for_app(page)
-        page.locator(".st-key-apply-label button").click()
-        wait_for_app(page)
+        select(page, [ids[1]])
+        label_by_search(page, "../../../../tmp/x")
         assert page.get_by_text("may not hold '/' or '\\': it would read as a path.").is_visible()
         page.goto(f"{base}/?who=tester")
         wait_for_app(page)
