@@ -14,9 +14,9 @@ import streamlit as st
 from ..accounts import PermissionDenied
 from ..flags import FLAG_KINDS, USER_FLAG_KINDS, flag_title
 from ..store import EditError, GridItem, ReviewFilter, Store
-from ..verify import load_rgb, reason_title
+from ..verify import reason_title
 from .face_boxes import with_faces
-from .pictures import show_picture
+from .pictures import original_picture, show_picture
 from .text import md_inline, md_text
 
 PAGE_KEY = "review_page"
@@ -271,7 +271,13 @@ def _picture(store: Store, image: dict) -> None:
         st.error(md_text(f"{reason_title(image['reason'])}: {image['detail']}"))
         return
     path = store.project.original_path(image["sha256"], image["ext"])
-    picture, faces_line = with_faces(store, image, load_rgb(path, max_side=1024))
+    picture, problem = original_picture(path, image["sha256"], max_side=1024)
+    if problem is not None:
+        show_picture(store, picture, alt=problem.title("Original"))
+        st.warning(f"{md_text(problem.sentence('original'))} Run `curation check` on the project to see every such "
+                   "file.")
+        return
+    picture, faces_line = with_faces(store, image, picture)
     show_picture(store, picture, alt=f"#{image['id']}")
     st.caption(faces_line)
 
