@@ -78,6 +78,7 @@ ACTIONS: dict[str, Action] = {
         Action("manage_users", "admin", "manage users"),
         Action("settings", "admin", "change project settings"),
         Action("edit_attributes", "admin", "edit the audited attributes"),
+        Action("check", "admin", "check the project's files and repair what can be rebuilt"),
     )
 }
 

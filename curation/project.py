@@ -48,9 +48,10 @@ def project_at(root: str | os.PathLike) -> Project:
     return project
 
 
-def write_atomically(path: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write `data` to `path` so that a reader (or a kill) never sees half a file."""
-    if path.exists():
+def write_atomically(path: Path, data: bytes, tmp_dir: Path, overwrite: bool = False) -> None:
+    """Write `data` to `path` so that a reader (or a kill) never sees half a file; an existing file
+    is kept unless `overwrite` (a damaged thumbnail or chip being rebuilt)."""
+    if path.exists() and not overwrite:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir.mkdir(parents=True, exist_ok=True)
