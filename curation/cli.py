@@ -143,6 +143,27 @@ def cmd_check(args) -> None:
         raise CliError(f"{report.remaining} problem{'s' * (report.remaining != 1)} found in the project{hint}.")
 
 
+def cmd_backup(args) -> None:
+    """Back the project up; a served project is backed up by its server (`curation.backup.backup_project`)."""
+    root = project_at(args.dir).root
+    if live_server(root) is not None:
+        raise CliError(f"The project at {root} is being served: take the backup through the server, or stop it "
+                       "first.")
+    from .backup import backup_project
+    from .store import open_store
+
+    print(backup_project(open_store(root), args.out).line("Backed up") + ".")
+
+
+def cmd_restore(args) -> None:
+    from .backup import restore_project
+    from .store import open_store
+
+    summary = restore_project(args.backup, args.dir)
+    open_store(summary.path).close()
+    print(summary.line("Restored") + f"; check it with `curation check {summary.path}`.")
+
+
 def cmd_serve(args) -> None:
     project = project_at(args.dir)
     running = live_server(project.root)
@@ -239,6 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild thumbnails and chips, record lost originals as failed (undoable); deletes nothing")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("backup", help="copy the project (database and files) into a new folder")
+    p.add_argument("dir")
+    p.add_argument("out")
+    p.set_defaults(run=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore a backup as a project in a new folder")
+    p.add_argument("backup")
+    p.add_argument("dir")
+    p.set_defaults(run=cmd_restore)
 
     p = sub.add_parser("serve", help="run the app and the project's API on this project")
     p.add_argument("dir")

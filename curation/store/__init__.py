@@ -14,6 +14,7 @@ from pathlib import Path
 from ..project import Project, ProjectError, project_at
 from .accounts import AccountError, AccountQueries, SignInFailed
 from .audit import AuditQueries
+from .backup import BackupQueries
 from .check import CheckQueries
 from .cleaning import EXPORT_SUGGESTION_COLUMNS, CleaningQueries
 from .db import Database, ProjectLocked
@@ -35,7 +36,7 @@ __all__ = [
 
 class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries, TrainQueries,
             GatherQueries, FaceQueries, CleaningQueries, AuditQueries,
-            AccountQueries, MapQueries, CheckQueries):
+            AccountQueries, MapQueries, CheckQueries, BackupQueries):
     def close(self) -> None:
         with _OPEN_LOCK:
             if _OPEN.get(self.project.root) is self:
