@@ -18,6 +18,31 @@ class ProjectError(Exception):
     """A project folder that cannot be used, with a sentence that says why."""
 
 
+READ_ONLY_SIGNS = ("read-only file system", "permission denied", "read-only mode", "attached in read-only")
+FULL_SIGNS = ("no space left on device", "disk quota exceeded", "file too large")
+
+
+def disk_problem(exc: BaseException) -> str | None:
+    """'full' or 'read-only' when `exc` (an OSError, DuckDB's error, a worker's last line) says the disk
+    refused a write; None otherwise."""
+    text = str(exc).lower()
+    if isinstance(exc, OSError) and exc.errno is not None:
+        text += " " + os.strerror(exc.errno).lower()
+    if any(sign in text for sign in FULL_SIGNS):
+        return "full"
+    if any(sign in text for sign in READ_ONLY_SIGNS):
+        return "read-only"
+    return None
+
+
+def disk_sentence(root: Path, problem: str, consequence: str) -> str:
+    """'The disk holding the project R is full: <consequence>. Free some space, then try again.'"""
+    if problem == "full":
+        return f"The disk holding the project {root} is full: {consequence}. Free some space, then try again."
+    return (f"The project folder {root} is read-only (permissions, or a read-only disk): {consequence}. "
+            "Make it writable, then try again.")
+
+
 @dataclass(frozen=True)
 class Project:
     root: Path

@@ -100,6 +100,9 @@ class CheckQueries:
                        for event_id, action, image_id, before, after in rows)
 
     def record_check(self, findings: dict) -> None:
+        """Keep the findings for Home's banner (not on a project opened read-only)."""
+        if self.read_only:
+            return
         with self.transaction() as cur:
             cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [LAST_CHECK_KEY, json.dumps(findings)])
 

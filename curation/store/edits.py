@@ -13,16 +13,12 @@ from dataclasses import dataclass
 
 from ..flags import FLAG_KINDS
 from ..names import NameRefused, check_name
-from .db import next_id, utcnow
+from .db import EditError, next_id, utcnow
 
 EDIT_ACTIONS = ("label", "flag", "unflag", "suggestion", "tag", "file_check")
 MAX_NOTE_LENGTH = 2000
 UNDO_WORDS = {"suggestion": "a decision on a suggestion", "unflag": "clearing flags",
               "file_check": "a check's record of missing or altered originals"}
-
-
-class EditError(ValueError):
-    """An edit the user asked for that cannot be made, with a sentence that says why."""
 
 
 @dataclass(frozen=True)
