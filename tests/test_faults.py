@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from curation import synth
+from curation import jobs, synth
 from curation.ingest import ingest
+from curation.jobs import start_job
 from curation.project import ProjectError
 from curation.store import EditError, ReviewFilter, init_project, open_store
+from helpers import make_operation
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "images"
 
@@ -205,3 +207,31 @@ def alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def fill_the_disk_job(ctx, disk: Path) -> tuple[str, bool]:
+    """A job whose disk fills up under it (test only): its progress writes are soon refused."""
+    fill(disk, 0)
+    for n in range(10_000):
+        ctx.progress(n, 10_000, f"step {n} of a job whose disk is full")
+    return "never", False
+
+
+def test_a_job_on_a_full_disk_ends_with_the_real_cause_once_space_is_freed(project_copy, tmpfs, monkeypatch):
+    monkeypatch.setattr("curation.jobs.runner.FINISH_RETRY_S", 0.2)
+    monkeypatch.setitem(jobs.OPERATIONS, "fill-the-disk",
+                        make_operation("fill-the-disk", lambda ctx: fill_the_disk_job(ctx, tmpfs)))
+    root = tmpfs / "project"
+    shutil.copytree(project_copy, root)
+    store = open_store(root)
+    job_id = start_job(store, "fill-the-disk", {})
+    time.sleep(2)
+    assert store.job(job_id).active
+    (tmpfs / "filler").unlink()
+    deadline = time.monotonic() + 30
+    while store.job(job_id).active and time.monotonic() < deadline:
+        time.sleep(0.2)
+    job = store.job(job_id)
+    assert job.status == "failed" and "is full: this change was not saved" in job.error
+    assert "rollback" not in job.error
+    store.close()
