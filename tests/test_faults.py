@@ -235,3 +235,29 @@ def test_a_job_on_a_full_disk_ends_with_the_real_cause_once_space_is_freed(proje
     assert job.status == "failed" and "is full: this change was not saved" in job.error
     assert "rollback" not in job.error
     store.close()
+
+
+def test_the_app_serves_a_read_only_project_and_says_why_an_edit_fails(project_copy, tmpfs, monkeypatch):
+    from apptest import app, assert_clean
+    from test_pages import grid_ids
+
+    root = tmpfs / "project"
+    shutil.copytree(project_copy, root)
+    remount(tmpfs, "ro")
+    try:
+        monkeypatch.setenv("CURATION_PROJECT", str(root))
+        home = app("app_pages/home.py")
+        assert_clean(home)
+        review = app("app_pages/review.py")
+        assert_clean(review)
+        first = grid_ids(review)[0]
+        review.checkbox(key=f"sel-{first}").check()
+        review.selectbox(key="bulk-label").set_value("star")
+        review.button(key="apply-label").click().run()
+        assert not review.exception
+        assert "is read-only" in review.error[0].value and "this change was not saved" in review.error[0].value
+    finally:
+        from curation.ui.context import cached_store
+
+        cached_store.clear()
+        remount(tmpfs, "rw")
