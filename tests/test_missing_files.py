@@ -103,3 +103,18 @@ def test_team_mode_draws_placeholders_inline(project):
     store.project.thumb_path(items[0].sha256).unlink()
     html_uri = data_uri(store.project.thumb_path(items[0].sha256))
     assert html_uri.startswith("data:image/jpeg;base64,") and len(html_uri) > 1000
+
+
+def test_chip_galleries_and_map_thumbnails_take_missing_files(project):
+    """Clusters draws chips with show_gallery / show_picture, Map its hover thumbnails from paths."""
+    from curation.ui.map import hover_thumbnails
+    from curation.ui.pictures import show_gallery, show_picture
+
+    store = cached(project)
+    item = store.page_images(ReviewFilter(), 0, 1)[0]
+    good = store.project.thumb_path(item.sha256)
+    gone = store.project.root / "faces" / "ab" / "gone-0.jpg"
+    show_gallery(store, [str(gone), str(good)], ["gone", "good"], 96)
+    show_picture(store, str(gone), width=160)
+    uris = hover_thumbnails((str(gone), str(good)))
+    assert len(uris) == 2 and all(u.startswith("data:image/jpeg;base64,") for u in uris)

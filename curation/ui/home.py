@@ -114,9 +114,10 @@ def check_banner(store: Store) -> None:
         found = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in last.items()
                           if name in COUNTED and n)
         with st.container(border=True):
-            st.warning(f"The last check of the project's files ({last['checked_at']} UTC) found problems: {found}. "
-                       f"{last['remaining']} remain after it. Thumbnails and face chips can be rebuilt; lost "
-                       "originals are recorded as failed (undo, or put the file back and check again).",
+            after = f" {last['remaining']} remain after its repair." if last.get("repaired") else ""
+            st.warning(f"The last check of the project's files ({last['checked_at'].replace('T', ' ')} UTC) found "
+                       f"problems: {found}.{after} Check and repair rebuilds thumbnails and face chips, and records "
+                       "lost originals as failed (undo, or put the file back and check again).",
                        icon=":material/report:")
             why = refusal("check")
             st.button("Check and repair", key="check-repair", icon=":material/build:", disabled=bool(why), help=why,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from curation.check import check_project
 from curation.project import Project
 from curation.store import open_store
 
@@ -28,8 +29,9 @@ def damage(root, ids: list[int]) -> None:
     original.write_bytes(original.read_bytes() + b"tampered")
     store = open_store(root)
     first = store.training_rows()[0].groupby("label").head(1).iloc[1]
-    store.close()
     project.original_path(first["sha256"], first["ext"]).unlink(missing_ok=True)
+    check_project(store)
+    store.close()
 
 
 def no_traceback(page) -> None:
@@ -42,6 +44,10 @@ def test_review_and_train_with_missing_files(project_copy, page, tmp_path):
     ids = first_usable_ids(root, 5)
     damage(root, ids)
     with served(root, tmp_path / "serve.log") as url:
+        page.goto(f"{url}/?who=e2e-annotator")
+        wait_for_app(page)
+        assert page.get_by_text("The last check of the project's files").count() == 1
+        screenshot(page, "missing-files-home-banner")
         page.goto(f"{url}/review?who=e2e-annotator")
         wait_for_app(page)
         page.wait_for_timeout(1500)
