@@ -113,7 +113,7 @@ def test_a_read_only_folder_is_read_and_refuses_writes_in_one_sentence(project_c
         with pytest.raises(EditError, match="is read-only .*this change was not saved"):
             store.set_label([1], "zzz", "ada")
         store.close()
-        one_sentence(run_cli("ingest", root, new), "is read-only", "the ingest stopped after 0 of 3 files")
+        one_sentence(run_cli("ingest", root, new), "is read-only", "Make it writable")
     finally:
         remount(tmpfs, "rw")
 
