@@ -25,7 +25,7 @@ def exit_with_parent() -> None:
     parent = os.getppid()
     if not (sys.platform.startswith("linux") and _set_death_signal()):
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="lifeline").start()
-    if os.getppid() != parent or parent == 1:  # the parent died before the signal was armed
+    if os.getppid() != parent:  # the parent died while the signal was being armed
         os._exit(1)
 
 
