@@ -23,6 +23,8 @@ from .files import Unreadable, file_problem, load_original
 from .project import Project, write_atomically
 
 ORPHANS_DIR = "orphans"
+#: The last line of a check that leaves nothing wrong (a served check's exit status reads it).
+ALL_WELL = "Nothing is wrong."
 #: Folders of files whose names come from rows (originals, thumbnails, chips).
 FILE_FOLDERS = ("images", "thumbs", "faces")
 COUNTED = ("missing_originals", "altered_originals", "unreadable_originals", "missing_thumbnails",
@@ -77,9 +79,11 @@ class CheckReport:
         if self.repaired:
             done = ", ".join(f"{n} {what}" for what, n in self.repaired.items() if n) or "nothing to repair"
             lines.append(f"Repaired: {done}.")
-            if self.remaining:
-                lines.append(f"{self.remaining} problems remain: " + ", ".join(
-                    f"{n} {words[name]}" for name, n in self.counts().items() if n) + ".")
+        if self.remaining:
+            lines.append(f"{self.remaining} problems remain: " + ", ".join(
+                f"{n} {words[name]}" for name, n in self.counts().items() if n) + ".")
+        else:
+            lines.append(ALL_WELL)
         return lines
 
 

@@ -119,10 +119,14 @@ def cmd_check(args) -> None:
         if args.json:
             raise CliError(f"The project at {root} is being served: `check --json` reads it directly, so stop the "
                            "server first, or run the check from the app's Home page.")
+        from .check import ALL_WELL
+
         job = connect(args.dir).run("check", repair=args.repair)
         if job["status"] != "done":
             raise CliError(job_error(job))
         print(job["message"])
+        if not job["message"].endswith(ALL_WELL):
+            raise CliError(f"The check found problems in the project at {root}; see the lines above.")
         return
     from tqdm import tqdm
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from curation.check import check_project
@@ -66,3 +69,26 @@ def test_review_and_train_with_missing_files(project_copy, page, tmp_path):
         page.wait_for_timeout(1000)
         no_traceback(page)
         screenshot(page, "missing-files-train")
+
+
+def curation(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "curation.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_check_and_repair_through_a_running_server(project_copy, tmp_path):
+    root = project_copy
+    store = open_store(root)
+    sha = store.query("SELECT sha256 FROM images WHERE status = 'ok' ORDER BY id LIMIT 1")[0][0]
+    store.close()
+    thumb = Project(root).thumb_path(sha)
+    thumb.unlink()
+    with served(root, tmp_path / "serve.log"):
+        found = curation("check", root)
+        assert found.returncode == 1 and "1 thumbnails missing" in found.stdout, found.stderr
+        refused = curation("check", root, "--json")
+        assert refused.returncode == 1 and "is being served" in refused.stderr
+        repaired = curation("check", root, "--repair")
+        assert repaired.returncode == 0, repaired.stderr
+        assert "1 thumbnails rebuilt" in repaired.stdout and repaired.stdout.strip().endswith("Nothing is wrong.")
+        assert thumb.is_file()
