@@ -13,13 +13,8 @@ from __future__ import annotations
 import streamlit as st
 
 from ..accounts import PermissionDenied, Principal, check
-<<<<<<< HEAD
-from ..store import SignInFailed, Store
-from .text import md_inline, md_text
-=======
 from ..store import ProjectError, SignInFailed, Store
-from .text import md_text
->>>>>>> 2e8eb39 (Faults end as one sentence naming the real cause: damaged databases, read-only folders, full disks; workers exit with their parent)
+from .text import md_inline, md_text
 
 TOKENS_KEY = "session-tokens"
 PRINCIPAL_KEY = "principal"
@@ -64,7 +59,7 @@ def sign_in_form(store: Store) -> None:
     if submitted:
         try:
             _tokens()[str(store.project.root)] = store.sign_in(name, password, client_address())
-        except SignInFailed as exc:
+        except (SignInFailed, ProjectError) as exc:  # a full or read-only disk refuses the session's row
             st.error(md_inline(exc))
             return
         st.rerun()
@@ -85,7 +80,6 @@ def _form(shared: str) -> tuple[str, str, bool]:
         password = st.text_input("Password", type="password", key="sign-in-password",
                                  autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
-<<<<<<< HEAD
     return name, password, submitted
 
 
@@ -94,15 +88,6 @@ def client_address() -> str | None:
     app makes every visitor one address, so deploy it where the app sees the real one."""
     address = st.context.ip_address
     return address if isinstance(address, str) else None
-=======
-    if submitted:
-        try:
-            _tokens()[str(store.project.root)] = store.sign_in(name, password)
-        except (SignInFailed, ProjectError) as exc:  # a full or read-only disk refuses the session's row
-            st.error(str(exc))
-            return
-        st.rerun()
->>>>>>> 2e8eb39 (Faults end as one sentence naming the real cause: damaged databases, read-only folders, full disks; workers exit with their parent)
 
 
 def signed_in_sidebar(store: Store, principal: Principal) -> None:
