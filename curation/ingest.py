@@ -25,7 +25,7 @@ from PIL import Image
 
 from .jobs.runner import Progress
 from .names import repair_name
-from .project import Project, ProjectError, disk_problem, disk_sentence, write_atomically
+from .project import Project, ProjectError, disk_problem, disk_sentence, disk_state, write_atomically
 from .verify import Failure, verify_bytes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff",
@@ -373,6 +373,8 @@ def run_ingest(ctx) -> tuple[str, bool]:
 def disk_refusal(project: Project, exc: Exception, done: int, total: int) -> Exception:
     """A full or read-only disk named as such (with how far the ingest got); other errors as they are."""
     problem = getattr(exc, "problem", None) or disk_problem(exc)
+    if problem is None and isinstance(exc, RuntimeError):
+        problem = disk_state(project.root)
     if problem is None:
         return exc
     return ProjectError(disk_sentence(project.root, problem, f"the ingest stopped after {done} of {total} files, "

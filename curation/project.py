@@ -7,6 +7,7 @@ so the database stores no absolute paths of its own files.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,21 @@ def disk_problem(exc: BaseException) -> str | None:
     if any(sign in text for sign in READ_ONLY_SIGNS):
         return "read-only"
     return None
+
+
+#: Free space under which a worker that died without a word is taken to have died of a full disk.
+NEARLY_FULL_BYTES = 4 * 2**20
+
+
+def disk_state(root: Path) -> str | None:
+    """'full' or 'read-only' when the disk holding `root` is so now; for a worker that died without
+    saying why (its log sits on the same full disk, so it could not write its last line)."""
+    try:
+        if shutil.disk_usage(root).free < NEARLY_FULL_BYTES:
+            return "full"
+    except OSError:
+        return None
+    return None if os.access(root, os.W_OK) else "read-only"
 
 
 def disk_sentence(root: Path, problem: str, consequence: str) -> str:
