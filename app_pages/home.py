@@ -3,7 +3,8 @@
 import streamlit as st
 
 from curation.ui.context import may_switch_project, open_project_store, project_root
-from curation.ui.home import add_images, label_chart, label_renames, pipeline, project_picker, recent_activity
+from curation.ui.home import (add_images, check_banner, label_chart, label_renames, pipeline, project_picker,
+                              recent_activity)
 from curation.ui.text import md_text
 
 store = open_project_store()
@@ -13,6 +14,7 @@ if may_switch_project():
 if store is not None:
     st.caption(f"Project: {md_text(store.project.root)}")
     label_renames(store)
+    check_banner(store)
     report = store.report()
     pipeline(report)
     chart, add = st.columns([3, 2])

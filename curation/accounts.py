@@ -79,6 +79,7 @@ ACTIONS: dict[str, Action] = {
         Action("settings", "admin", "change project settings"),
         Action("edit_attributes", "admin", "edit the audited attributes"),
         Action("adjudicate", "reviewer", "settle disagreements between annotators"),
+        Action("check", "admin", "check the project's files and repair what can be rebuilt"),
     )
 }
 

@@ -112,6 +112,62 @@ def cmd_token_add(args) -> None:
           "<token>` (or CURATION_TOKEN for `curation.client.connect(URL)`).", file=sys.stderr)
 
 
+def cmd_check(args) -> None:
+    """Check (with --repair: repair) the project's files; through the server's check job when one serves it."""
+    root = project_at(args.dir).root
+    if live_server(root) is not None:
+        if args.json:
+            raise CliError(f"The project at {root} is being served: `check --json` reads it directly, so stop the "
+                           "server first, or run the check from the app's Home page.")
+        from .check import ALL_WELL
+
+        job = connect(args.dir).run("check", repair=args.repair)
+        if job["status"] != "done":
+            raise CliError(job_error(job))
+        print(job["message"])
+        if not job["message"].endswith(ALL_WELL):
+            raise CliError(f"The check found problems in the project at {root}; see the lines above.")
+        return
+    from tqdm import tqdm
+
+    from .check import check_project
+    from .store import open_store
+
+    bar = tqdm(total=0, unit="file", disable=None, file=sys.stderr)
+
+    def progress(done: int, total: int | None, message: str | None = None) -> None:
+        bar.total, bar.n = total or 0, done
+        bar.set_description_str(message or "", refresh=True)
+
+    report = check_project(open_store(root), repair=args.repair, actor="cli", progress=progress)
+    bar.close()
+    print(json.dumps(report.as_json(), default=str) if args.json else "\n".join(report.lines()))
+    if report.remaining:
+        hint = "" if args.repair else f"; `curation check {args.dir} --repair` rebuilds what can be rebuilt"
+        raise CliError(f"{report.remaining} problem{'s' * (report.remaining != 1)} found in the project{hint}.")
+
+
+def cmd_backup(args) -> None:
+    """Back the project up; a served project is backed up by its server (`curation.backup.backup_project`)."""
+    root = project_at(args.dir).root
+    if live_server(root) is not None:
+        raise CliError(f"The project at {root} is being served: take the backup through the server, or stop it "
+                       "first.")
+    from .backup import backup_project
+    from .store import open_store
+
+    print(backup_project(open_store(root), args.out).line("Backed up") + ".")
+
+
+def cmd_restore(args) -> None:
+    from .backup import restore_project
+    from .store import open_store
+
+    summary = restore_project(args.backup, args.dir)
+    open_store(summary.path).close()
+    print(summary.line("Restored") + f"; check it with `curation check {summary.path}`.")
+
+
 def cmd_serve(args) -> None:
     project = project_at(args.dir)
     running = live_server(project.root)
@@ -139,8 +195,14 @@ def embedder_name(value: str) -> str:
     return value
 
 
+#: Job kinds whose command is written out below (its output is not the job's message).
+PLAIN_COMMANDS = ("check",)
+
+
 def add_job_commands(sub) -> None:
     for op in OPERATIONS.values():
+        if op.name in PLAIN_COMMANDS:
+            continue
         p = sub.add_parser(op.name, help=op.summary, description=op.summary)
         p.add_argument("dir")
         op.add_arguments(p)
@@ -195,6 +257,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir")
     p.add_argument("state", choices=["on", "off"])
     p.set_defaults(run=cmd_team)
+
+    p = sub.add_parser("check", help="verify every file of the project against its database; --repair rebuilds")
+    p.add_argument("dir")
+    p.add_argument("--repair", action="store_true",
+                   help="rebuild thumbnails and chips, record lost originals as failed (undoable); deletes nothing")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("backup", help="copy the project (database and files) into a new folder")
+    p.add_argument("dir")
+    p.add_argument("out")
+    p.set_defaults(run=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore a backup as a project in a new folder")
+    p.add_argument("backup")
+    p.add_argument("dir")
+    p.set_defaults(run=cmd_restore)
 
     p = sub.add_parser("serve", help="run the app and the project's API on this project")
     p.add_argument("dir")

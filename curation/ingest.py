@@ -25,7 +25,7 @@ from PIL import Image
 
 from .jobs.runner import Progress
 from .names import repair_name
-from .project import Project, write_atomically
+from .project import Project, ProjectError, disk_problem, disk_sentence, disk_state, write_atomically
 from .verify import Failure, verify_bytes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff",
@@ -355,6 +355,8 @@ def ingest(
             if cancelled and cancelled():
                 summary.cancelled = True
                 break
+    except (OSError, RuntimeError, ProjectError) as exc:
+        raise disk_refusal(store.project, exc, done, total) from None
     finally:
         stop_worker(outcomes)
     return summary
@@ -366,6 +368,17 @@ def run_ingest(ctx) -> tuple[str, bool]:
     summary = ingest(ctx.store, params.paths, labels_from_folders=params.labels_from_folders, progress=ctx.progress,
                      cancelled=ctx.cancelled, workers=params.workers)
     return summary.line(), summary.cancelled
+
+
+def disk_refusal(project: Project, exc: Exception, done: int, total: int) -> Exception:
+    """A full or read-only disk named as such (with how far the ingest got); other errors as they are."""
+    problem = getattr(exc, "problem", None) or disk_problem(exc)
+    if problem is None and isinstance(exc, RuntimeError):
+        problem = disk_state(project.root)
+    if problem is None:
+        return exc
+    return ProjectError(disk_sentence(project.root, problem, f"the ingest stopped after {done} of {total} files, "
+                                      "each of which is kept; ingest again afterwards to add the rest"))
 
 
 def stop_worker(outcomes) -> None:

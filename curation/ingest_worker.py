@@ -19,6 +19,7 @@ from typing import Iterator
 
 from .ingest import FileOutcome, FileTask, process_file
 from .jobs.worker import emit, work_folder, worker_messages
+from .lifeline import exit_with_parent
 
 
 def pool_context():
@@ -33,7 +34,7 @@ def pool_context():
 def run(root: str, workers: int, tasks_file: str) -> None:
     with open(tasks_file) as lines:
         tasks = [FileTask(**json.loads(line)) for line in lines]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=exit_with_parent) as pool:
         for outcome in pool.map(partial(process_file, root=root), tasks, chunksize=4):
             emit(**asdict(outcome))
 
@@ -54,4 +55,5 @@ def outcomes_from_worker(tasks: list[FileTask], root: str, workers: int) -> Iter
 
 
 if __name__ == "__main__":
+    exit_with_parent()
     run(sys.argv[1], int(sys.argv[2]), sys.argv[3])

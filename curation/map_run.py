@@ -17,6 +17,7 @@ import numpy as np
 from .embed import get_embedder
 from .jobs.worker import emit, follow_worker, work_folder
 from .maps import cached_layout, stored_layout
+from .lifeline import exit_with_parent
 
 
 def maps_dir(store) -> Path:
@@ -58,4 +59,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    exit_with_parent()
     main(sys.argv[1:])

@@ -7,6 +7,7 @@ so the database stores no absolute paths of its own files.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,46 @@ DB_NAME = "project.duckdb"
 
 class ProjectError(Exception):
     """A project folder that cannot be used, with a sentence that says why."""
+
+
+READ_ONLY_SIGNS = ("read-only file system", "permission denied", "read-only mode", "attached in read-only")
+FULL_SIGNS = ("no space left on device", "disk quota exceeded", "file too large")
+
+
+def disk_problem(exc: BaseException) -> str | None:
+    """'full' or 'read-only' when `exc` (an OSError, DuckDB's error, a worker's last line) says the disk
+    refused a write; None otherwise."""
+    text = str(exc).lower()
+    if isinstance(exc, OSError) and exc.errno is not None:
+        text += " " + os.strerror(exc.errno).lower()
+    if any(sign in text for sign in FULL_SIGNS):
+        return "full"
+    if any(sign in text for sign in READ_ONLY_SIGNS):
+        return "read-only"
+    return None
+
+
+#: Free space under which a worker that died without a word is taken to have died of a full disk.
+NEARLY_FULL_BYTES = 4 * 2**20
+
+
+def disk_state(root: Path) -> str | None:
+    """'full' or 'read-only' when the disk holding `root` is so now; for a worker that died without
+    saying why (its log sits on the same full disk, so it could not write its last line)."""
+    try:
+        if shutil.disk_usage(root).free < NEARLY_FULL_BYTES:
+            return "full"
+    except OSError:
+        return None
+    return None if os.access(root, os.W_OK) else "read-only"
+
+
+def disk_sentence(root: Path, problem: str, consequence: str) -> str:
+    """'The disk holding the project R is full: <consequence>. Free some space, then try again.'"""
+    if problem == "full":
+        return f"The disk holding the project {root} is full: {consequence}. Free some space, then try again."
+    return (f"The project folder {root} is read-only (permissions, or a read-only disk): {consequence}. "
+            "Make it writable, then try again.")
 
 
 @dataclass(frozen=True)
@@ -48,9 +89,10 @@ def project_at(root: str | os.PathLike) -> Project:
     return project
 
 
-def write_atomically(path: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write `data` to `path` so that a reader (or a kill) never sees half a file."""
-    if path.exists():
+def write_atomically(path: Path, data: bytes, tmp_dir: Path, overwrite: bool = False) -> None:
+    """Write `data` to `path` so that a reader (or a kill) never sees half a file; an existing file
+    is kept unless `overwrite` (a damaged thumbnail or chip being rebuilt)."""
+    if path.exists() and not overwrite:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir.mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,8 @@ REASONS = {
     "too_small": "Too small to use",
     "truncated": "Truncated: the file ends before the image does",
     "corrupt": "Corrupt image data",
+    "missing_original": "Original missing from the project folder",
+    "altered_original": "Original altered: its bytes no longer match its SHA-256",
 }
 
 

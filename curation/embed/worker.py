@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..lifeline import exit_with_parent
 from .base import UnknownEmbedder, get_embedder
 from ..device import DeviceUnavailable, resolve_device
 from .inference import crop_loader, embed_batches, prepare
@@ -70,4 +71,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    exit_with_parent()
     sys.exit(main())

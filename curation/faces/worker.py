@@ -22,6 +22,7 @@ from ..device import DeviceUnavailable, resolve_device
 from ..embed.inference import default_loader_workers
 from ..jobs.worker import emit, write_part
 from ..project import Project, write_atomically
+from ..lifeline import exit_with_parent
 from .detect import Detector, Scan, ScanTask, by_detection_size, scan_loader
 
 SCAN_SCHEMA = pa.schema([("image_id", pa.int64()), ("faces", pa.int32()), ("error", pa.string())])
@@ -95,4 +96,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    exit_with_parent()
     sys.exit(main())

@@ -85,6 +85,12 @@ class TrainParams:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class CheckParams:
+    repair: bool = option(False, "rebuild thumbnails and chips, record lost originals as failed (undoable); "
+                          "deletes nothing")
+
+
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("ingest", IngestParams, "curation.ingest:run_ingest", "verify and add image files or folders",
               unit="file", done="Ingested: {message}."),
@@ -101,4 +107,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
               unit="step", done="Map: {message}."),
     Operation("train", TrainParams, "curation.train.job:run_train", "train a model on the labelled, unflagged images",
               unit="epoch"),
+    Operation("check", CheckParams, "curation.check:run_check",
+              "verify every file of the project against its database; with repair, rebuild what can be",
+              unit="original"),
 )}

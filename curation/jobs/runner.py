@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Protocol
 
+from ..project import ProjectError
 from .kinds import OPERATIONS
 from .operation import Operation
 
@@ -55,7 +57,23 @@ def run_job(store, job_id: int, kind: str, params: Any, actor: str | None = None
         store.finish_job(job_id, "cancelled" if cancelled else "done", message)
     except Exception as exc:
         log.exception("job %s (%s) failed", job_id, kind)
-        store.finish_job(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        finish_when_possible(store, job_id, error=f"{type(exc).__name__}: {exc}")
+
+
+FINISH_RETRY_S = 2.0
+FINISH_TRIES = 300
+
+
+def finish_when_possible(store, job_id: int, error: str) -> None:
+    """Record the job as failed; while the disk refuses (full, read-only), try again every few
+    seconds for ten minutes, so the job ends with its real cause once space is freed."""
+    for _ in range(FINISH_TRIES - 1):
+        try:
+            store.finish_job(job_id, "failed", error=error)
+            return
+        except ProjectError:
+            time.sleep(FINISH_RETRY_S)
+    store.finish_job(job_id, "failed", error=error)
 
 
 def cancel_job(store, job_id: int, actor: str | None = None) -> None:

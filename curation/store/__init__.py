@@ -15,6 +15,8 @@ from ..project import Project, ProjectError, project_at
 from .accounts import AccountError, AccountQueries, SignInFailed
 from .agreement import AgreementQueries
 from .audit import AuditQueries
+from .backup import BackupQueries
+from .check import CheckQueries
 from .cleaning import EXPORT_SUGGESTION_COLUMNS, CleaningQueries
 from .db import Database, ProjectLocked
 from .edits import EditError, EditQueries, UndoResult
@@ -36,7 +38,7 @@ __all__ = [
 
 class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries, TrainQueries,
             GatherQueries, FaceQueries, CleaningQueries, AuditQueries,
-            AccountQueries, MapQueries, QueueQueries, AgreementQueries):
+            AccountQueries, MapQueries, QueueQueries, AgreementQueries, CheckQueries, BackupQueries):
     def close(self) -> None:
         with _OPEN_LOCK:
             if _OPEN.get(self.project.root) is self:

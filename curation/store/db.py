@@ -1,11 +1,16 @@
 """Opening a project's database: one cached connection per process, a cursor per call.
 
 DuckDB lets one process write a database file; a second process gets an IOException about a
-lock. That is turned into `ProjectLocked`, which says who holds the project, at once.
+lock. That is turned into `ProjectLocked`, which says who holds the project, at once. Any other
+failure to open (an empty, truncated or overwritten file, a file that cannot be read) is one
+`ProjectError` sentence. A project on a read-only folder or disk is opened read-only: what can be
+read is shown, and each write fails as `WriteFailed` naming the cause, as does a write on a full
+disk (never DuckDB's follow-on "cannot rollback - no transaction is active").
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from contextlib import contextmanager
@@ -15,8 +20,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ..project import Project, ProjectError
-from .schema import migrate
+from ..project import READ_ONLY_SIGNS, Project, ProjectError, disk_problem, disk_sentence
+from .schema import SCHEMA_VERSION, current_version, migrate
+
 
 
 class ProjectLocked(ProjectError):
@@ -27,18 +33,56 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def connect(project: Project) -> duckdb.DuckDBPyConnection:
+def connect(project: Project, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(project.db_path))
+        return duckdb.connect(str(project.db_path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():
-            raise
+            raise ProjectError(open_failure(project, exc)) from None
         pid = re.search(r"PID (\d+)", str(exc))
         holder = f"process {pid.group(1)}" if pid else "another process"
         raise ProjectLocked(
             f"The project at {project.root} is open in {holder} (the app or another command): "
             "stop it, or do this from the app."
         ) from None
+    except duckdb.Error as exc:
+        raise ProjectError(open_failure(project, exc)) from None
+
+
+def open_failure(project: Project, exc: Exception) -> str:
+    """One sentence for a database file DuckDB cannot open."""
+    text = str(exc).lower()
+    path = project.db_path
+    restore = "restore it from a backup (`curation restore BACKUP DIR`) or an earlier copy of the folder"
+    if "not a valid duckdb database" in text:
+        return f"The project's database {path} is not a DuckDB database (empty or overwritten): {restore}."
+    if "could not read enough bytes" in text or "corrupt" in text or "checksum" in text:
+        return f"The project's database {path} is truncated or damaged: {restore}."
+    if any(sign in text for sign in READ_ONLY_SIGNS):
+        return f"The project's database {path} cannot be opened: permission denied or a read-only disk."
+    return f"The project's database {path} cannot be opened: {str(exc).splitlines()[0]}"
+
+
+def write_failed(project: Project, exc: BaseException) -> WriteFailed | None:
+    """The error to raise for a write the disk refused (full, read-only); None for any other error."""
+    problem = disk_problem(exc)
+    if problem is None:
+        return None
+    sentence = disk_sentence(project.root, problem, "this change was not saved, and nothing saved before it is lost")
+    return WriteFailed(sentence, problem)
+
+
+class EditError(ValueError):
+    """An edit the user asked for that cannot be made, with a sentence that says why."""
+
+
+class WriteFailed(ProjectError, EditError):
+    """A write the disk refused; its message names the real cause, `problem` is 'full' or
+    'read-only'. Pages that show an edit's refusal show this one the same way."""
+
+    def __init__(self, sentence: str, problem: str):
+        super().__init__(sentence)
+        self.problem = problem
 
 
 class Database:
@@ -46,13 +90,41 @@ class Database:
 
     def __init__(self, project: Project):
         self.project = project
-        self._con = connect(project)
+        self.read_only = not os.access(project.root, os.W_OK) or (
+            project.db_path.exists() and not os.access(project.db_path, os.W_OK))
+        self._con = self._connect()
         self._write_lock = threading.RLock()
         try:
-            migrate(self._con.cursor(), utcnow())
+            self._bring_up_to_date()
         except BaseException:
             self._con.close()
             raise
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Read-write, or read-only when the folder or disk refuses writes (the app then shows what it can)."""
+        if not self.read_only:
+            try:
+                return connect(self.project)
+            except ProjectLocked:
+                raise
+            except ProjectError as exc:
+                if "read-only disk" not in str(exc):
+                    raise
+                self.read_only = True
+        return connect(self.project, read_only=True)
+
+    def _bring_up_to_date(self) -> None:
+        cur = self._con.cursor()
+        try:
+            if not self.read_only:
+                migrate(cur, utcnow())
+            elif current_version(cur) != SCHEMA_VERSION:
+                raise ProjectError(f"The project at {self.project.root} needs its database upgraded, and its "
+                                   "folder is read-only: make it writable and open it again.")
+        except duckdb.Error as exc:
+            raise write_failed(self.project, exc) or ProjectError(open_failure(self.project, exc)) from None
+        finally:
+            cur.close()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()
@@ -66,9 +138,12 @@ class Database:
             try:
                 yield cur
                 cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
+            except BaseException as exc:
+                _quiet_rollback(cur)
+                failure = write_failed(self.project, exc)
+                if failure is None:
+                    raise
+                raise failure from None
             finally:
                 cur.close()
 
@@ -100,6 +175,15 @@ class Database:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _quiet_rollback(cur) -> None:
+    """Roll back what DuckDB has not already aborted; its own failure to do so ("no transaction is
+    active") would hide the error that matters."""
+    try:
+        cur.rollback()
+    except duckdb.Error:
+        pass
 
 
 def next_id(cur, table: str) -> int:

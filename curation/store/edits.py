@@ -13,16 +13,13 @@ from dataclasses import dataclass
 
 from ..flags import FLAG_KINDS
 from ..names import NameRefused, check_name
-from .db import next_id, utcnow
+from .db import EditError, next_id, utcnow
 
 #: "blind_label" is reverted by `agreement.revert_blind_label`, which registers itself in REVERTERS.
-EDIT_ACTIONS = ("label", "flag", "unflag", "suggestion", "tag", "blind_label")
+EDIT_ACTIONS = ("label", "flag", "unflag", "suggestion", "tag", "blind_label", "file_check")
 MAX_NOTE_LENGTH = 2000
-UNDO_WORDS = {"suggestion": "a decision on a suggestion", "unflag": "clearing flags", "blind_label": "a blind label"}
-
-
-class EditError(ValueError):
-    """An edit the user asked for that cannot be made, with a sentence that says why."""
+UNDO_WORDS = {"suggestion": "a decision on a suggestion", "unflag": "clearing flags", "blind_label": "a blind label",
+              "file_check": "a check's record of missing or altered originals"}
 
 
 @dataclass(frozen=True)
@@ -226,5 +223,18 @@ def revert_tag(cur, events: Events, event_id: int, image_id: int, before: dict, 
     return True
 
 
+def revert_file_check(cur, events: Events, event_id: int, image_id: int, before: dict, after: dict) -> bool:
+    """An image a check recorded as failed for its original goes back to how it was."""
+    row = cur.execute("SELECT status, reason, detail FROM images WHERE id = ?", [image_id]).fetchall()[0]
+    current = dict(zip(("status", "reason", "detail"), row))
+    if (current["status"], current["reason"]) != (after["status"], after["reason"]):
+        events.add("undo_skipped", image_id, current, current, undoes=event_id)
+        return False
+    cur.execute("UPDATE images SET status = ?, reason = ?, detail = ? WHERE id = ?",
+                [before["status"], before["reason"], before["detail"], image_id])
+    events.add("undo", image_id, current, before, undoes=event_id)
+    return True
+
+
 REVERTERS = {"label": revert_label, "flag": revert_flag, "unflag": revert_flag, "suggestion": revert_suggestion,
-             "tag": revert_tag}
+             "tag": revert_tag, "file_check": revert_file_check}

@@ -74,7 +74,10 @@ class JobQueries:
 
     def fail_orphaned_jobs(self) -> int:
         """Jobs still marked running by another process end as failed: DuckDB lets one process hold
-        the project, so any other that marked them has stopped. This process's own jobs run on."""
+        the project, so any other that marked them has stopped. This process's own jobs run on. (On a
+        project opened read-only they are left for later.)"""
+        if self.read_only:
+            return 0
         with self.transaction() as cur:
             rows = cur.execute("SELECT id FROM jobs WHERE status IN ('running', 'cancelling') "
                                "AND pid IS DISTINCT FROM ?", [os.getpid()]).fetchall()

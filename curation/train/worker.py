@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..lifeline import exit_with_parent
 from .evaluate import final_metrics
 from ..jobs.kinds import TrainParams
 from .fit import fit_linear, fit_resnet34
@@ -51,5 +52,6 @@ def train(run_dir: Path) -> dict:
 
 
 if __name__ == "__main__":
+    exit_with_parent()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     train(Path(sys.argv[1]))

@@ -8,6 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from ..accounts import PermissionDenied
+from ..check import COUNTED
 from ..jobs import JobError, start_job
 from ..names import chart_text, visible
 from ..pipeline import next_action, steps
@@ -102,3 +103,30 @@ def recent_activity(store: Store) -> None:
     st.dataframe(events, hide_index=True, width="stretch")
 
 
+def check_banner(store: Store) -> None:
+    """A warning when the last `curation check` (or check job) found problems, and a button to
+    check and repair again; the job's progress below it."""
+    if error := st.session_state.pop("check-error", None):
+        st.error(error)
+    last = store.last_check()
+    running = any(job.active for job in store.jobs("check", limit=1))
+    if last and last.get("remaining") and not running:
+        found = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in last.items()
+                          if name in COUNTED and n)
+        with st.container(border=True):
+            after = f" {last['remaining']} remain after its repair." if last.get("repaired") else ""
+            st.warning(f"The last check of the project's files ({last['checked_at'].replace('T', ' ')} UTC) found "
+                       f"problems: {found}.{after} Check and repair rebuilds thumbnails and face chips, and records "
+                       "lost originals as failed (undo, or put the file back and check again).",
+                       icon=":material/report:")
+            why = refusal("check")
+            st.button("Check and repair", key="check-repair", icon=":material/build:", disabled=bool(why), help=why,
+                      on_click=_start_check, args=(store,))
+    job_status(store, "check", unit="originals")
+
+
+def _start_check(store: Store) -> None:
+    try:
+        start_job(store, "check", {"repair": True}, st.session_state.get(ANNOTATOR_KEY))
+    except (JobError, PermissionDenied) as exc:
+        st.session_state["check-error"] = str(exc)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 
 from ..embed import EMBEDDERS
 from ..jobs import JobError, start_job
@@ -26,6 +26,7 @@ from ..maps import INTERACTIVE_POINTS, display_sample, stored_layout
 from ..names import chart_text
 from ..store import Store
 from .jobs import job_status
+from .pictures import picture_image
 from .review import action_bar, grid, show_flash
 from .text import md_inline
 
@@ -100,9 +101,7 @@ def hover_thumbnails(paths: tuple[str, ...]) -> list[str]:
     """Small JPEG data URIs of the pictures, for the hover script."""
     uris = []
     for path in paths:
-        with Image.open(path) as picture:
-            small = picture.convert("RGB")
-        small.thumbnail((THUMB_SIDE, THUMB_SIDE))
+        small = picture_image(Path(path), THUMB_SIDE)
         buffer = io.BytesIO()
         small.save(buffer, "JPEG", quality=75)
         uris.append("data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode())

@@ -7,6 +7,10 @@ every page needs a signed-in user, pictures are therefore drawn inline instead: 
 the way `st.image` would, so that no media URL ever exists for them. In single-user mode nobody
 signs in, and `st.image` (whose media URLs the browser caches) is kept; its captions are Markdown
 (images included), so they are escaped.
+
+Every project file drawn here is read through `curation.files`: a thumbnail, chip or original that
+is missing, unreadable, altered or undecodable is drawn as a grey placeholder that names the
+problem, and the rest of the page goes on.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
+from ..files import Unreadable, decode, kind_of, load_original, read_bytes
 from ..store import Store
 from .signin import signed_in
 from .text import md_text
@@ -43,7 +48,7 @@ def show_picture(store: Store, picture: Any, *, width: Width = "stretch", captio
     if inline_pictures(store):
         st.html(picture_html([picture], [caption], width, [alt]))
     else:
-        st.image(picture, width=width, caption=md_text(caption) if caption else caption)
+        st.image(displayable(picture), width=width, caption=md_text(caption) if caption else caption)
 
 
 def show_gallery(store: Store, pictures: Sequence[Any], captions: Sequence[str] | None = None,
@@ -55,7 +60,7 @@ def show_gallery(store: Store, pictures: Sequence[Any], captions: Sequence[str] 
         st.html(picture_html(list(pictures), list(captions or []), width, []))
     else:
         shown = [md_text(c) if c else c for c in captions] if captions is not None else None
-        st.image(list(pictures), width=width, caption=shown)
+        st.image([displayable(p) for p in pictures], width=width, caption=shown)
 
 
 def picture_html(pictures: list, captions: list[str | None], width: Width, alts: list[str | None]) -> str:
@@ -79,20 +84,90 @@ def picture_html(pictures: list, captions: list[str | None], width: Width, alts:
 
 
 def data_uri(picture: Any) -> str:
-    """A JPEG data URI: a JPEG file's bytes as they are, anything else encoded."""
-    if isinstance(picture, (str, Path)):
-        path = os.fspath(picture)
-        stat = os.stat(path)
-        return _file_uri(path, stat.st_mtime_ns, stat.st_size)
+    """A JPEG data URI: a JPEG file's bytes as they are, anything else (a placeholder too) encoded."""
+    picture = displayable(picture)
+    if isinstance(picture, bytes) and picture[:3] == b"\xff\xd8\xff":
+        return _jpeg_uri(picture)
+    if isinstance(picture, bytes):
+        picture = decode(picture, Path("picture"))
     return _jpeg_uri(_encode(_as_pil(picture)))
 
 
+def displayable(picture: Any) -> Any:
+    """A file path becomes the file's bytes, checked to decode, or a placeholder naming what is wrong."""
+    if not isinstance(picture, (str, Path)):
+        return picture
+    checked = file_bytes(Path(picture))
+    return placeholder(checked) if isinstance(checked, Unreadable) else checked
+
+
+def file_bytes(path: Path) -> bytes | Unreadable:
+    """A project file's bytes when they decode as a picture; else why not (never an exception)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return Unreadable("missing", path)
+    except OSError as exc:
+        return Unreadable("unreadable", path, exc.strerror or "")
+    return _checked_bytes(os.fspath(path), stat.st_mtime_ns, stat.st_size)
+
+
 @functools.lru_cache(maxsize=2048)
-def _file_uri(path: str, mtime_ns: int, size: int) -> str:
-    if Path(path).suffix.lower() in (".jpg", ".jpeg"):
-        return _jpeg_uri(Path(path).read_bytes())
-    with Image.open(path) as image:
-        return _jpeg_uri(_encode(image))
+def _checked_bytes(path: str, mtime_ns: int, size: int) -> bytes | Unreadable:
+    data = read_bytes(Path(path))
+    if isinstance(data, Unreadable):
+        return data
+    image = decode(data, Path(path))
+    return image if isinstance(image, Unreadable) else data
+
+
+def picture_image(path: Path, side: int) -> Image.Image:
+    """A project file as an RGB image at most `side` px, or a placeholder of that size."""
+    checked = file_bytes(Path(path))
+    image = placeholder(checked, side) if isinstance(checked, Unreadable) else decode(checked, Path(path)).convert("RGB")
+    image.thumbnail((side, side))
+    return image
+
+
+def original_picture(path: Path, sha256: str, max_side: int) -> tuple[Image.Image, Unreadable | None]:
+    """An original (checked against its SHA-256 name) for display, or a placeholder and the problem."""
+    image = load_original(path, sha256, max_side)
+    if isinstance(image, Unreadable):
+        return placeholder(image, max_side), image
+    return image, None
+
+
+def placeholder(problem: Unreadable, side: int = 224) -> Image.Image:
+    """A grey square with a broken-picture mark and the problem in words ('Thumbnail missing')."""
+    side = max(int(side), 64)
+    image = Image.new("RGB", (side, side), (236, 236, 240))
+    draw = ImageDraw.Draw(image)
+    ink = (110, 110, 120)
+    box = (side * 0.3, side * 0.18, side * 0.7, side * 0.48)
+    draw.rectangle(box, outline=ink, width=max(2, side // 80))
+    draw.line([(box[0], box[3]), (side * 0.45, side * 0.33), (side * 0.55, side * 0.4), (box[2], box[1])],
+              fill=ink, width=max(2, side // 80))
+    font = ImageFont.load_default(size=max(11, side // 14))
+    y = side * 0.56
+    for line in _wrapped([problem.title(kind_of(problem.path)), problem.path.name[:12] + "…"], draw, font, side):
+        draw.text((side / 2, y), line, fill=ink if y > side * 0.56 else (60, 60, 70), font=font, anchor="ma")
+        y += font.size * 1.3
+    return image
+
+
+def _wrapped(lines: list[str], draw: ImageDraw.ImageDraw, font, side: int) -> list[str]:
+    out = []
+    for line in lines:
+        words, current = line.split(), ""
+        for word in words:
+            trial = f"{current} {word}".strip()
+            if current and draw.textlength(trial, font=font) > side * 0.9:
+                out.append(current)
+                current = word
+            else:
+                current = trial
+        out.append(current)
+    return out
 
 
 def _as_pil(picture: Any) -> Image.Image:

@@ -11,17 +11,17 @@ import functools
 import math
 import os
 import threading
+from pathlib import Path
 
 import streamlit as st
-from PIL import Image
 
 from ..accounts import PermissionDenied
 from ..flags import FLAG_KINDS, USER_FLAG_KINDS, flag_title
 from ..store import EditError, GridItem, ReviewFilter, Store
 from ..store.queues import QUEUES
-from ..verify import load_rgb, reason_title
+from ..verify import reason_title
 from .face_boxes import with_faces
-from .pictures import data_uri, show_picture
+from .pictures import data_uri, original_picture, show_picture
 from .text import md_inline, md_text
 from .tile_grid import GridState, plural, tile_grid, zoom_view
 
@@ -300,25 +300,30 @@ def _picture(store: Store, image: dict) -> None:
         st.error(md_text(f"{reason_title(image['reason'])}: {image['detail']}"))
         return
     path = store.project.original_path(image["sha256"], image["ext"])
-    try:
-        picture = display_picture(path)
-    except (OSError, ValueError) as exc:
-        st.error(md_text(f"The original file cannot be read: {exc}"))
+    picture, problem = display_picture(path, image["sha256"])
+    if problem is not None:
+        show_picture(store, picture, alt=problem.title("Original"))
+        st.warning(f"{md_text(problem.sentence('original'))} Run `curation check` on the project to see every such "
+                   "file.")
         return
     picture, faces_line = with_faces(store, image, picture)
     zoom_view(data_uri(picture), f"#{image['id']}")
     st.caption(faces_line)
 
 
-def display_picture(path) -> Image.Image:
-    """The original as the detail view shows it (at most 1024 px), kept for the next look."""
-    stat = os.stat(path)
-    return _display_picture(os.fspath(path), stat.st_mtime_ns)
+def display_picture(path, sha256: str):
+    """The original as the detail view shows it (at most 1024 px), or a placeholder and the problem
+    (missing, unreadable, altered); a readable one is kept for the next look."""
+    try:
+        mtime_ns = os.stat(path).st_mtime_ns
+    except OSError:
+        return original_picture(Path(path), sha256, max_side=1024)
+    return _display_picture(os.fspath(path), sha256, mtime_ns)
 
 
 @functools.lru_cache(maxsize=16)
-def _display_picture(path: str, mtime_ns: int):
-    return load_rgb(path, max_side=1024)
+def _display_picture(path: str, sha256: str, mtime_ns: int):
+    return original_picture(Path(path), sha256, max_side=1024)
 
 
 def prefetch_next(store: Store, flt: ReviewFilter, image_id: int, count: int = 2) -> None:
@@ -331,10 +336,7 @@ def prefetch_next(store: Store, flt: ReviewFilter, image_id: int, count: int = 2
                 return
             image = store.image(current)
             if image and image["status"] == "ok":
-                try:
-                    display_picture(store.project.original_path(image["sha256"], image["ext"]))
-                except (OSError, ValueError):
-                    pass
+                display_picture(store.project.original_path(image["sha256"], image["ext"]), image["sha256"])
     threading.Thread(target=work, name="prefetch-next", daemon=True).start()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..accounts import PermissionDenied, Principal, check
-from ..store import SignInFailed, Store
+from ..store import ProjectError, SignInFailed, Store
 from .text import md_inline, md_text
 
 TOKENS_KEY = "session-tokens"
@@ -59,7 +59,7 @@ def sign_in_form(store: Store) -> None:
     if submitted:
         try:
             _tokens()[str(store.project.root)] = store.sign_in(name, password, client_address())
-        except SignInFailed as exc:
+        except (SignInFailed, ProjectError) as exc:  # a full or read-only disk refuses the session's row
             st.error(md_inline(exc))
             return
         st.rerun()

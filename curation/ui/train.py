@@ -15,9 +15,8 @@ from ..embed.weights import RESNET34_IMAGENET
 from ..store import Store
 from ..train.augment import preview
 from ..jobs.kinds import TrainParams
-from ..verify import load_rgb
 from .context import ANNOTATOR_KEY
-from .pictures import show_gallery
+from .pictures import original_picture, show_gallery
 from .signin import refusal
 from .text import md_inline
 
@@ -86,11 +85,18 @@ def augmentation_preview(store: Store, rows, size: int) -> None:
     if rows.empty:
         return
     sample = rows.groupby("label").head(1).head(4)
-    images = [load_rgb(store.project.original_path(sha, ext), max_side=2 * size)
+    loaded = [original_picture(store.project.original_path(sha, ext), sha, max_side=2 * size)
               for sha, ext in zip(sample["sha256"], sample["ext"])]
-    tiles = preview(images, size, per_image=4)
-    show_gallery(store, [t.permute(1, 2, 0).numpy() for t in tiles],
-                 [label for label in sample["label"] for _ in range(4)], size * 2)
+    tiles = iter(preview([image for image, problem in loaded if problem is None], size, per_image=4))
+    pictures, captions = [], []
+    for label, (image, problem) in zip(sample["label"], loaded):
+        if problem is None:
+            pictures += [next(tiles).permute(1, 2, 0).numpy() for _ in range(4)]
+            captions += [label] * 4
+        else:
+            pictures.append(image)
+            captions.append(f"{label}: {problem.title('original').lower()}")
+    show_gallery(store, pictures, captions, size * 2)
 
 
 def curves(store: Store, run_id: int) -> None:
