@@ -80,6 +80,7 @@ ACTIONS: dict[str, Action] = {
         Action("edit_attributes", "admin", "edit the audited attributes"),
         Action("adjudicate", "reviewer", "settle disagreements between annotators"),
         Action("check", "admin", "check the project's files and repair what can be rebuilt"),
+        Action("backup", "admin", "back the project up"),
     )
 }
 

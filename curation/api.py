@@ -380,6 +380,29 @@ async def export_imagefolder(request: Request, caller: Caller) -> Response:
     return Response(body, media_type="application/zip", headers={"X-Rows": str(rows)})
 
 
+async def last_check(request: Request, caller: Caller) -> dict:
+    """The report of the latest check (the "check" job's counts and lists)."""
+    store = served_store()
+    await run_in_threadpool(store.require, caller.actor, "check")
+    report = await run_in_threadpool(store.last_check)
+    if report is None:
+        raise ApiError(404, "This project has not been checked yet: start a check job.")
+    return report
+
+
+async def backup(request: Request, caller: Caller) -> dict:
+    """A consistent copy of the project into a new folder on the server's disk, taken by the process
+    that holds the database."""
+    from .backup import backup_project
+
+    data = fields(await json_body(request), {"out": str})
+    store = served_store()
+    await run_in_threadpool(store.require, caller.actor, "backup")
+    summary = await run_in_threadpool(backup_project, store, data["out"])
+    return {"path": str(summary.path), "files": summary.files, "bytes": summary.bytes,
+            "message": summary.line("Backed up")}
+
+
 async def add_user(request: Request, caller: Caller) -> dict:
     data = fields(await json_body(request), {"name": str, "role": str, "password": str})
     store = served_store()
@@ -431,6 +454,8 @@ ROUTES = [
     Route("/jobs/{job_id}/events", endpoint(job_events)),
     Route("/exports/imagefolder", endpoint(export_imagefolder)),
     Route("/exports/{what}", endpoint(export)),
+    Route("/check", endpoint(last_check)),
+    Route("/backup", endpoint(backup), methods=["POST"]),
     Route("/users", endpoint(add_user), methods=["POST"]),
     Route("/team", endpoint(set_team), methods=["PUT"]),
     Route("/tokens", endpoint(create_token), methods=["POST"]),

@@ -66,6 +66,13 @@ class CheckReport:
                 "originals_checked": self.originals_checked, "database": self.database, "repaired": self.repaired,
                 "cancelled": self.cancelled, "lists": lists}
 
+    @classmethod
+    def from_json(cls, data: dict) -> CheckReport:
+        """The report `as_json` wrote (what a server's check job kept), to print its lines here."""
+        return cls(**data["lists"], database=data["database"], originals_checked=data["originals_checked"],
+                   found={name: data[name] for name in COUNTED}, repaired=data["repaired"],
+                   remaining=data["remaining"], cancelled=data["cancelled"])
+
     def lines(self) -> list[str]:
         """The findings in words, one line per kind of problem found."""
         words = {"missing_originals": "originals missing", "altered_originals": "originals altered",
@@ -111,7 +118,7 @@ def check_project(store, repair: bool = False, actor: str = "cli", progress: Pro
     if repair:
         repair_project(store, report, whole_again, actor, progress)
     report.remaining = report.problems()
-    store.record_check({"checked_at": _now_text(), **{k: v for k, v in report.as_json().items() if k != "lists"}})
+    store.record_check({"checked_at": _now_text(), **report.as_json()})
     return report
 
 

@@ -113,50 +113,19 @@ def cmd_token_add(args) -> None:
 
 
 def cmd_check(args) -> None:
-    """Check (with --repair: repair) the project's files; through the server's check job when one serves it."""
-    root = project_at(args.dir).root
-    if live_server(root) is not None:
-        if args.json:
-            raise CliError(f"The project at {root} is being served: `check --json` reads it directly, so stop the "
-                           "server first, or run the check from the app's Home page.")
-        from .check import ALL_WELL
+    """Check (with --repair: repair) the project's files; a served project is checked by its server's job."""
+    from .check import CheckReport
 
-        job = connect(args.dir).run("check", repair=args.repair)
-        if job["status"] != "done":
-            raise CliError(job_error(job))
-        print(job["message"])
-        if not job["message"].endswith(ALL_WELL):
-            raise CliError(f"The check found problems in the project at {root}; see the lines above.")
-        return
-    from tqdm import tqdm
-
-    from .check import check_project
-    from .store import open_store
-
-    bar = tqdm(total=0, unit="file", disable=None, file=sys.stderr)
-
-    def progress(done: int, total: int | None, message: str | None = None) -> None:
-        bar.total, bar.n = total or 0, done
-        bar.set_description_str(message or "", refresh=True)
-
-    report = check_project(open_store(root), repair=args.repair, actor="cli", progress=progress)
-    bar.close()
-    print(json.dumps(report.as_json(), default=str) if args.json else "\n".join(report.lines()))
-    if report.remaining:
+    report = connect(args.dir).check(repair=args.repair)
+    print(json.dumps(report, default=str) if args.json else "\n".join(CheckReport.from_json(report).lines()))
+    if report["remaining"]:
         hint = "" if args.repair else f"; `curation check {args.dir} --repair` rebuilds what can be rebuilt"
-        raise CliError(f"{report.remaining} problem{'s' * (report.remaining != 1)} found in the project{hint}.")
+        raise CliError(f"{report['remaining']} problem{'s' * (report['remaining'] != 1)} found in the project{hint}.")
 
 
 def cmd_backup(args) -> None:
-    """Back the project up; a served project is backed up by its server (`curation.backup.backup_project`)."""
-    root = project_at(args.dir).root
-    if live_server(root) is not None:
-        raise CliError(f"The project at {root} is being served: take the backup through the server, or stop it "
-                       "first.")
-    from .backup import backup_project
-    from .store import open_store
-
-    print(backup_project(open_store(root), args.out).line("Backed up") + ".")
+    """Back the project up; a served project is backed up by its server, which holds the database."""
+    print(connect(args.dir).backup(args.out) + ".")
 
 
 def cmd_restore(args) -> None:

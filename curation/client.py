@@ -114,7 +114,6 @@ class DirectProject(ProjectClient):
 
         self.store = open_store(root)
         self.actor = actor or OWNER
-        self.store.fail_orphaned_jobs()
 
     @property
     def root(self) -> Path:
@@ -147,8 +146,11 @@ class DirectProject(ProjectClient):
         return self.store.undo_last(self.actor).line()
 
     def start(self, kind: str, **params) -> dict:
+        """Start a job here; jobs a stopped process left marked running end as failed first, since
+        one of each kind runs at a time."""
         from .jobs import start_job
 
+        self.store.fail_orphaned_jobs()
         return self.job(start_job(self.store, kind, params, self.actor))
 
     def job(self, job_id: int) -> dict:
@@ -187,6 +189,27 @@ class DirectProject(ProjectClient):
 
         self.store.require(self.actor, "export")
         return export_imagefolder(self.store, Path(out))
+
+    def check(self, repair: bool = False, progress: JobUpdate | None = None) -> dict:
+        """Check (and with `repair`, repair) the project here, without a job, so that a read-only
+        project can be checked too; the report as JSON (counts and lists)."""
+        from .check import check_project
+
+        self.store.require(self.actor, "check")
+        show = progress or progress_bar("check")
+
+        def step(done: int, total: int | None, message: str | None = None) -> None:
+            show({"done": done, "total": total, "message": message, "active": True})
+
+        report = check_project(self.store, repair=repair, actor=self.actor, progress=step)
+        show({"done": report.originals_checked, "total": report.originals_checked, "message": "", "active": False})
+        return report.as_json()
+
+    def backup(self, out: Path) -> str:
+        from .backup import backup_project
+
+        self.store.require(self.actor, "backup")
+        return backup_project(self.store, out).line("Backed up")
 
     def add_user(self, name: str, role: str, password: str) -> None:
         self.store.add_user(name, role, password, self.actor)
@@ -291,6 +314,16 @@ class ServedProject(ProjectClient):
 
         response = self.call("GET", "/exports/imagefolder")
         return unpack_imagefolder(response.content, Path(out))
+
+    def check(self, repair: bool = False, progress: JobUpdate | None = None) -> dict:
+        """The server's check job, followed to its end; then the report it kept."""
+        job = self.run("check", progress, repair=repair)
+        if job["status"] != "done":
+            raise ClientError(job_error(job))
+        return self.call("GET", "/check").json()
+
+    def backup(self, out: Path) -> str:
+        return self.call("POST", "/backup", {"out": str(Path(out).expanduser().resolve())}).json()["message"]
 
     def add_user(self, name: str, role: str, password: str) -> None:
         self.call("POST", "/users", {"name": name, "role": role, "password": password})

@@ -100,7 +100,8 @@ class CheckQueries:
                        for event_id, action, image_id, before, after in rows)
 
     def record_check(self, findings: dict) -> None:
-        """Keep the findings for Home's banner (not on a project opened read-only)."""
+        """Keep the last check's report (counts and lists) for Home's banner and for a client of the
+        server that ran it (not on a project opened read-only)."""
         if self.read_only:
             return
         with self.transaction() as cur:
