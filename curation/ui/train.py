@@ -24,17 +24,34 @@ from .text import md_inline
 SIZES = [64, 96, 128, 160, 224]
 
 
-def dataset_summary(rows, left_out: dict) -> None:
-    """Show what a run would train on (`store.training_rows()`) and what is left out."""
-    counts = rows["label"].value_counts().sort_index()
+TOP_LABELS = 20
+
+
+def dataset_summary(counts, left_out: dict) -> None:
+    """Show what a run would train on (`store.training_label_counts()`) and what is left out."""
     cols = st.columns(4)
-    cols[0].metric("Images to train on", len(rows))
+    cols[0].metric("Images to train on", int(counts["images"].sum()))
     cols[1].metric("Labels", len(counts))
     cols[2].metric("Left out: flagged", left_out["flagged"] + left_out["label_conflicts"],
                    help=f"{left_out['label_conflicts']} unresolved label conflicts, {left_out['flagged']} other flags")
     cols[3].metric("Left out: unlabelled", left_out["unlabelled"])
-    if len(counts):
-        st.bar_chart(counts, horizontal=True, height=min(60 + 24 * len(counts), 400), x_label="images")
+    if len(counts) > TOP_LABELS:
+        label_distribution(counts)
+    elif len(counts):
+        st.bar_chart(counts.set_index("label")["images"], horizontal=True, height=min(60 + 24 * len(counts), 400),
+                     x_label="images")
+
+
+def label_distribution(counts) -> None:
+    """Many labels: the largest `TOP_LABELS` as bars, and how many labels hold how many images."""
+    top = counts.nlargest(TOP_LABELS, "images").sort_values("images")
+    bars, spread = st.columns(2)
+    bars.plotly_chart(go.Figure(go.Bar(x=top["images"], y=top["label"], orientation="h")).update_layout(
+        title=f"The {TOP_LABELS} largest of {len(counts)} labels", height=520, margin=dict(l=10, r=10, t=40, b=10),
+        xaxis_title="images"), key="train-top-labels")
+    spread.plotly_chart(go.Figure(go.Histogram(x=counts["images"], nbinsx=40)).update_layout(
+        title=f"Images per label, all {len(counts)} labels", height=520, margin=dict(l=10, r=10, t=40, b=10),
+        xaxis_title="images in the label", yaxis_title="labels"), key="train-label-spread")
 
 
 def weights_notice() -> None:
@@ -82,15 +99,23 @@ def run_form(store: Store) -> None:
             st.error(md_inline(exc))
 
 
-def augmentation_preview(store: Store, rows, size: int) -> None:
-    if rows.empty:
+def augmentation_preview(store: Store, sample, size: int) -> None:
+    """Four augmented copies of one image of each of the first labels (`store.training_sample`);
+    an original that is missing or unreadable is named, not drawn."""
+    images, labels, missing = [], [], []
+    for sha, ext, label in zip(sample["sha256"], sample["ext"], sample["label"]):
+        try:
+            images.append(load_rgb(store.project.original_path(sha, ext), max_side=2 * size))
+            labels.append(label)
+        except (OSError, ValueError):
+            missing.append(label)
+    if missing:
+        st.caption(f"Originals missing or unreadable, not previewed: {', '.join(missing)}.")
+    if not images:
         return
-    sample = rows.groupby("label").head(1).head(4)
-    images = [load_rgb(store.project.original_path(sha, ext), max_side=2 * size)
-              for sha, ext in zip(sample["sha256"], sample["ext"])]
     tiles = preview(images, size, per_image=4)
-    show_gallery(store, [t.permute(1, 2, 0).numpy() for t in tiles],
-                 [label for label in sample["label"] for _ in range(4)], size * 2)
+    show_gallery(store, [t.permute(1, 2, 0).numpy() for t in tiles], [label for label in labels for _ in range(4)],
+                 size * 2)
 
 
 def curves(store: Store, run_id: int) -> None:
