@@ -16,15 +16,13 @@ from ..store import Store
 from ..train.augment import preview
 from ..jobs.kinds import TrainParams
 from ..verify import load_rgb
+from .charts import label_counts_chart
 from .context import ANNOTATOR_KEY
 from .pictures import show_gallery
 from .signin import refusal
 from .text import md_inline
 
 SIZES = [64, 96, 128, 160, 224]
-
-
-TOP_LABELS = 20
 
 
 def dataset_summary(counts, left_out: dict) -> None:
@@ -35,23 +33,7 @@ def dataset_summary(counts, left_out: dict) -> None:
     cols[2].metric("Left out: flagged", left_out["flagged"] + left_out["label_conflicts"],
                    help=f"{left_out['label_conflicts']} unresolved label conflicts, {left_out['flagged']} other flags")
     cols[3].metric("Left out: unlabelled", left_out["unlabelled"])
-    if len(counts) > TOP_LABELS:
-        label_distribution(counts)
-    elif len(counts):
-        st.bar_chart(counts.set_index("label")["images"], horizontal=True, height=min(60 + 24 * len(counts), 400),
-                     x_label="images")
-
-
-def label_distribution(counts) -> None:
-    """Many labels: the largest `TOP_LABELS` as bars, and how many labels hold how many images."""
-    top = counts.nlargest(TOP_LABELS, "images").sort_values("images")
-    bars, spread = st.columns(2)
-    bars.plotly_chart(go.Figure(go.Bar(x=top["images"], y=top["label"], orientation="h")).update_layout(
-        title=f"The {TOP_LABELS} largest of {len(counts)} labels", height=520, margin=dict(l=10, r=10, t=40, b=10),
-        xaxis_title="images"), key="train-top-labels")
-    spread.plotly_chart(go.Figure(go.Histogram(x=counts["images"], nbinsx=40)).update_layout(
-        title=f"Images per label, all {len(counts)} labels", height=520, margin=dict(l=10, r=10, t=40, b=10),
-        xaxis_title="images in the label", yaxis_title="labels"), key="train-label-spread")
+    label_counts_chart(counts.set_index("label")["images"], key="train-labels")
 
 
 def weights_notice() -> None:
