@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from e2e.harness import CHROMIUM, CHROMIUM_ARGS, served  # noqa: E402
 
 TARGET_S = 1.5
-PAGES = {"Home": "home", "Review": "review", "Train": "train", "Evaluate": "evaluate", "Audit": "audit",
+PAGES = {"Home": "", "Review": "review", "Train": "train", "Evaluate": "evaluate", "Audit": "audit",
          "Failed files": "failed", "Clusters": "clusters", "Map": "map", "Faces": "faces", "Gather": "gather",
          "Team": "team"}
 RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
@@ -61,7 +61,7 @@ def measure(page, base: str, name: str, path: str, loads: int, shots: Path, time
         try:
             times.append(settle_time(page, f"{base}/{path}?who=bench", timeout_ms))
             if n == loads - 1:
-                page.screenshot(path=str(shots / f"{path}.png"), full_page=True)
+                page.screenshot(path=str(shots / f"{path or 'home'}.png"), full_page=True)
         except Exception as exc:  # a page that never settles is a figure, not a crash of the benchmark
             print(f"  {name}: did not settle ({type(exc).__name__})")
             times.append(float("inf"))
@@ -80,7 +80,7 @@ def main() -> None:
     with served(args.project, args.shots / "serve.log") as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        opened = settle_time(page, f"{base}/home?who=bench", args.timeout * 1000)
+        opened = settle_time(page, f"{base}/?who=bench", args.timeout * 1000)
         print(f"  the server opened the project and the browser loaded the app in {opened:.2f} s (not counted)")
         for name in args.pages:
             results[name] = measure(page, base, name, PAGES[name], args.loads, args.shots, args.timeout * 1000)
