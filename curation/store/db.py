@@ -141,11 +141,13 @@ def arrow_column(values, arrow_type: pa.DataType) -> pa.Array:
 
 
 _SCHEMAS: dict[str, pa.Schema] = {}
+INSERT_TARGET = re.compile(r"INSERT\s+(?:OR\s+\w+\s+)?INTO\s+(\w+)\s*\((.*)\)", re.IGNORECASE | re.DOTALL)
 
 
 def target_schema(cur, insert: str) -> pa.Schema:
-    """The Arrow types of the columns `insert` ("INSERT INTO t (a, b)") names, as the table declares them."""
+    """The Arrow types of the columns `insert` ("INSERT [OR REPLACE] INTO t (a, b)") names, as the table
+    declares them."""
     if insert not in _SCHEMAS:
-        table, columns = insert.removeprefix("INSERT INTO ").split(" ", 1)
-        _SCHEMAS[insert] = cur.sql(f"SELECT {columns.strip('()')} FROM {table} LIMIT 0").to_arrow_table().schema
+        table, columns = INSERT_TARGET.fullmatch(insert.strip()).groups()
+        _SCHEMAS[insert] = cur.sql(f"SELECT {columns} FROM {table} LIMIT 0").to_arrow_table().schema
     return _SCHEMAS[insert]

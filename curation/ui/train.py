@@ -20,7 +20,7 @@ from .charts import label_counts_chart
 from .context import ANNOTATOR_KEY
 from .pictures import show_gallery
 from .signin import refusal
-from .text import md_inline
+from .text import md_inline, md_text
 
 SIZES = [64, 96, 128, 160, 224]
 
@@ -92,7 +92,7 @@ def augmentation_preview(store: Store, sample, size: int) -> None:
         except (OSError, ValueError):
             missing.append(label)
     if missing:
-        st.caption(f"Originals missing or unreadable, not previewed: {', '.join(missing)}.")
+        st.caption(f"Originals missing or unreadable, not previewed: {', '.join(md_text(m) for m in missing)}.")
     if not images:
         return
     tiles = preview(images, size, per_image=4)
