@@ -102,5 +102,5 @@ def test_start_job_turns_bad_params_into_a_sentence(project):
 
 
 def test_form_defaults_come_from_the_operation():
-    assert OPERATIONS["detect"].defaults() == {"device": "auto", "batch_size": 16}
+    assert OPERATIONS["detect"].defaults() == {"device": "auto", "batch_size": 16, "engine": "local", "address": None}
     assert OPERATIONS["train"].defaults()["epochs"] == 30

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..engines import engine_args, worker_module
 from ..jobs.kinds import EmbedParams
 from ..jobs.runner import Progress
 from ..jobs.worker import follow_worker, work_folder
@@ -54,8 +55,12 @@ def embed_snapshot(project: Project, todo: pd.DataFrame) -> pd.DataFrame:
 
 def embed_project(store, model: str, device: str = "auto", batch_size: int = EmbedParams().batch_size,
                   workers: int | None = None, weights: str | None = None, progress: Progress | None = None,
-                  cancelled: Callable[[], bool] | None = None) -> EmbedSummary:
-    """Compute every missing `model` vector of the project; safe to repeat or interrupt."""
+                  cancelled: Callable[[], bool] | None = None, engine: str = "local",
+                  address: str | None = None) -> EmbedSummary:
+    """Compute every missing `model` vector of the project; safe to repeat or interrupt.
+
+    `engine` "ray" runs the network on a Ray cluster (`address`, or a local Ray) instead of a
+    local worker process; either writes the same parts, recorded the same way."""
     embedder = get_embedder(model)
     faces = embedder.subject == "face"
     todo = store.faces_to_embed(model) if faces else store.images_to_embed(model)
@@ -74,11 +79,12 @@ def embed_project(store, model: str, device: str = "auto", batch_size: int = Emb
         args = [model, str(snapshot), str(work), "--device", device, "--batch-size", str(batch_size)]
         args += ["--workers", str(workers)] if workers is not None else []
         args += ["--weights", str(weights)] if weights else []
+        args += engine_args(engine, address)
         def record(message: dict) -> int:
             summary.embedded += store.record_embeddings(model, embedder.subject, Path(message["part"]))
             return message["vectors"]
 
-        summary.cancelled = follow_worker("curation.embed.worker", args, work / "worker.log", record, done, total,
+        summary.cancelled = follow_worker(worker_module("embed", engine), args, work / "worker.log", record, done, total,
                                           progress, cancelled)
     return summary
 
@@ -87,5 +93,6 @@ def run_embed(ctx) -> tuple[str, bool]:
     """The "embed" job (curation.jobs.kinds)."""
     params = ctx.params
     summary = embed_project(ctx.store, params.model, params.device, params.batch_size, weights=params.weights,
-                            progress=ctx.progress, cancelled=ctx.cancelled)
+                            progress=ctx.progress, cancelled=ctx.cancelled, engine=params.engine,
+                            address=params.address)
     return summary.line(), summary.cancelled

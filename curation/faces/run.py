@@ -14,6 +14,7 @@ from typing import Callable
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..engines import engine_args, worker_module
 from ..jobs.kinds import DetectParams
 from ..jobs.runner import Progress
 from ..jobs.worker import follow_worker, work_folder
@@ -44,8 +45,12 @@ def scan_snapshot(project: Project, images: pd.DataFrame) -> pd.DataFrame:
 
 
 def detect_faces(store, device: str = "auto", batch_size: int = DetectParams().batch_size, workers: int | None = None,
-                 progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> DetectSummary:
-    """Find the faces of every usable image not searched yet; safe to repeat or interrupt."""
+                 progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
+                 engine: str = "local", address: str | None = None) -> DetectSummary:
+    """Find the faces of every usable image not searched yet; safe to repeat or interrupt.
+
+    `engine` "ray" runs the detection on a Ray cluster (`address`, or a local Ray) instead of a
+    local worker process; either writes the same parts, recorded the same way."""
     todo = store.images_to_scan()
     counts = store.scan_counts()
     summary = DetectSummary(already=counts["scanned"])
@@ -60,7 +65,7 @@ def detect_faces(store, device: str = "auto", batch_size: int = DetectParams().b
         args = [str(store.project.root), str(snapshot), str(work), "--device", device, "--batch-size", str(batch_size)]
         if workers is not None:
             args += ["--workers", str(workers)]
-        summary.cancelled = follow_worker("curation.faces.worker", args, work / "worker.log",
+        summary.cancelled = follow_worker(worker_module("detect", engine), args + engine_args(engine, address), work / "worker.log",
                                           lambda message: record_part(store, message, summary), done, total,
                                           progress, cancelled)
     return summary
@@ -79,5 +84,5 @@ def record_part(store, message: dict, summary: DetectSummary) -> int:
 def run_detect(ctx) -> tuple[str, bool]:
     """The "detect" job (curation.jobs.kinds)."""
     summary = detect_faces(ctx.store, ctx.params.device, ctx.params.batch_size, progress=ctx.progress,
-                           cancelled=ctx.cancelled)
+                           cancelled=ctx.cancelled, engine=ctx.params.engine, address=ctx.params.address)
     return summary.line(), summary.cancelled

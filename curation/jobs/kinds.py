@@ -20,6 +20,9 @@ DEFAULT_EMBEDDER = "dlib-resnet34"
 PROVIDERS = ("openverse", "wikimedia", "duckduckgo", "serpapi", "brave")
 
 DEVICE_HELP = "auto: the GPU when there is one; cpu; cuda"
+ENGINES = ("local", "ray")  # curation/engines: where detection and embedding run
+ENGINE_HELP = "local: a worker process here; ray: Ray Data on a Ray cluster"
+ADDRESS_HELP = "with --engine ray: the cluster (ray://HOST:10001, HOST:6379 or auto; default: a local Ray)"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class GatherParams:
 class DetectParams:
     device: str = option("auto", DEVICE_HELP, choices=DEVICES)
     batch_size: int = option(16, "images per batch", minimum=1)
+    engine: str = option("local", ENGINE_HELP, choices=ENGINES)
+    address: str | None = option(None, ADDRESS_HELP)
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class EmbedParams:
     device: str = option("auto", DEVICE_HELP, choices=DEVICES)
     batch_size: int = option(64, "crops per batch", minimum=1)
     weights: str | None = option(None, "the model's weights file, if not in torch's cache", path=True)
+    engine: str = option("local", ENGINE_HELP, choices=ENGINES)
+    address: str | None = option(None, ADDRESS_HELP)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..project import READ_ONLY_SIGNS, Project, ProjectError, disk_problem, disk_sentence
 from .schema import SCHEMA_VERSION, current_version, migrate
@@ -197,12 +198,40 @@ def executemany(cur, sql: str, rows: list) -> None:
 
 
 def insert_rows(cur, insert: str, rows: list[list]) -> None:
-    """`insert` ("INSERT INTO t (a, b)") of all `rows` as one multi-row VALUES statement.
+    """`insert` ("INSERT INTO t (a, b)") of all `rows` in one statement, read from an Arrow table.
 
-    One statement per chunk instead of one execution per row: DuckDB's executemany costs about
-    11 ms a call for 64 rows, a multi-row insert a fraction of that.
+    Bound parameters cost DuckDB a planning step each (a 64-row chunk of images, 1,088 of them,
+    took ~40 ms); an Arrow table typed like the target columns is scanned instead.
     """
     if not rows:
         return
-    one = "(" + ", ".join("?" * len(rows[0])) + ")"
-    cur.execute(f"{insert} VALUES " + ", ".join([one] * len(rows)), [v for row in rows for v in row])
+    schema = target_schema(cur, insert)
+    columns = [arrow_column(values, field.type) for values, field in zip(zip(*rows), schema)]
+    batch = pa.Table.from_arrays(columns, names=schema.names)
+    cur.register("insert_batch", batch)
+    try:
+        cur.execute(f"{insert} SELECT * FROM insert_batch")
+    finally:
+        cur.unregister("insert_batch")
+
+
+def arrow_column(values, arrow_type: pa.DataType) -> pa.Array:
+    """`values` as the column's type; values of another type (a number as text) are left for
+    DuckDB to cast on insert, as it does for bound parameters."""
+    try:
+        return pa.array(values, type=arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+_SCHEMAS: dict[str, pa.Schema] = {}
+INSERT_TARGET = re.compile(r"INSERT\s+(?:OR\s+\w+\s+)?INTO\s+(\w+)\s*\((.*)\)", re.IGNORECASE | re.DOTALL)
+
+
+def target_schema(cur, insert: str) -> pa.Schema:
+    """The Arrow types of the columns `insert` ("INSERT [OR REPLACE] INTO t (a, b)") names, as the table
+    declares them."""
+    if insert not in _SCHEMAS:
+        table, columns = INSERT_TARGET.fullmatch(insert.strip()).groups()
+        _SCHEMAS[insert] = cur.sql(f"SELECT {columns} FROM {table} LIMIT 0").to_arrow_table().schema
+    return _SCHEMAS[insert]

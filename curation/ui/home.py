@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import plotly.express as px
+import pandas as pd
 import streamlit as st
 
 from ..accounts import PermissionDenied
 from ..check import COUNTED
 from ..jobs import JobError, start_job
-from ..names import chart_text, visible
+from ..names import visible
 from ..pipeline import next_action, steps
 from ..project import ProjectError
 from ..store import Store, init_project
+from .charts import label_counts_chart
 from .context import ANNOTATOR_KEY, use_project
 from .jobs import job_status
 from .signin import refusal
@@ -52,13 +53,8 @@ def pipeline(report: dict) -> None:
 
 
 def label_chart(report: dict) -> None:
-    counts = report["labels"]
-    if not counts:
-        return
-    fig = px.bar(x=[chart_text(label) for label in counts], y=list(counts.values()), labels={"x": "label", "y": "usable images"},
-                 title="Images per label")
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(fig, key="labels-chart")
+    label_counts_chart(pd.Series(report["labels"], dtype="int64"), key="labels-chart", unit="usable images",
+                       side_by_side=False)
 
 
 def add_images(store: Store) -> None:

@@ -15,25 +15,24 @@ from ..embed.weights import RESNET34_IMAGENET
 from ..store import Store
 from ..train.augment import preview
 from ..jobs.kinds import TrainParams
+from .charts import label_counts_chart
 from .context import ANNOTATOR_KEY
 from .pictures import original_picture, show_gallery
 from .signin import refusal
-from .text import md_inline
+from .text import md_inline, md_text
 
 SIZES = [64, 96, 128, 160, 224]
 
 
-def dataset_summary(rows, left_out: dict) -> None:
-    """Show what a run would train on (`store.training_rows()`) and what is left out."""
-    counts = rows["label"].value_counts().sort_index()
+def dataset_summary(counts, left_out: dict) -> None:
+    """Show what a run would train on (`store.training_label_counts()`) and what is left out."""
     cols = st.columns(4)
-    cols[0].metric("Images to train on", len(rows))
+    cols[0].metric("Images to train on", int(counts["images"].sum()))
     cols[1].metric("Labels", len(counts))
     cols[2].metric("Left out: flagged", left_out["flagged"] + left_out["label_conflicts"],
                    help=f"{left_out['label_conflicts']} unresolved label conflicts, {left_out['flagged']} other flags")
     cols[3].metric("Left out: unlabelled", left_out["unlabelled"])
-    if len(counts):
-        st.bar_chart(counts, horizontal=True, height=min(60 + 24 * len(counts), 400), x_label="images")
+    label_counts_chart(counts.set_index("label")["images"], key="train-labels")
 
 
 def weights_notice() -> None:
@@ -81,10 +80,11 @@ def run_form(store: Store) -> None:
             st.error(md_inline(exc))
 
 
-def augmentation_preview(store: Store, rows, size: int) -> None:
-    if rows.empty:
+def augmentation_preview(store: Store, sample, size: int) -> None:
+    """Four augmented copies of one image of each of the first labels (`store.training_sample`); an
+    original that is missing, unreadable or altered shows as a placeholder that says so."""
+    if sample.empty:
         return
-    sample = rows.groupby("label").head(1).head(4)
     loaded = [original_picture(store.project.original_path(sha, ext), sha, max_side=2 * size)
               for sha, ext in zip(sample["sha256"], sample["ext"])]
     tiles = iter(preview([image for image, problem in loaded if problem is None], size, per_image=4))

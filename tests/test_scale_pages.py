@@ -1,0 +1,65 @@
+"""Pages on a project shaped like bench/scale.py's (500 labels, no files on disk), kept small."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from apptest import ROOT, app, assert_clean
+from curation.store import init_project
+
+
+def scale_module():
+    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "bench" / "scale.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def scale_project(tmp_path_factory) -> Path:
+    """3,000 image rows over 500 labels, flags and events, built by bench/scale.py's SQL; no originals."""
+    scale = scale_module()
+    root = tmp_path_factory.mktemp("scale") / "project"
+    store = init_project(root)
+    values = {"names": scale.NAMES, "nrows": 3000, "nevents": 200}
+    with store.transaction() as cur:
+        for sql in scale.BUILD_SQL:
+            cur.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
+    store.close()
+    return root
+
+
+def test_label_counts_in_sql_equal_the_rows_a_run_trains_on(scale_project):
+    from curation.store import open_store
+
+    store = open_store(scale_project)
+    try:
+        rows, left_out = store.training_rows()
+        counts = store.training_label_counts()
+        assert dict(zip(counts["label"], counts["images"])) == rows["label"].value_counts().to_dict()
+        assert store.left_out_of_training() == left_out
+        sample = store.training_sample(4)
+        assert list(sample["label"]) == sorted(rows["label"].unique())[:4]
+        first = rows.sort_values("image_id").groupby("label").head(1).set_index("label")
+        assert list(sample["sha256"]) == [first.loc[label, "sha256"] for label in sample["label"]]
+    finally:
+        store.close()
+
+
+def test_train_page_shows_the_top_labels_and_their_spread_and_names_missing_originals(scale_project, monkeypatch):
+    monkeypatch.setenv("CURATION_PROJECT", str(scale_project))
+    from curation.store import open_store
+
+    store = open_store(scale_project)
+    labels = len(store.training_label_counts())
+    store.close()
+    at = app("app_pages/train.py")
+    assert_clean(at)
+    assert labels > 400
+    assert int(next(m for m in at.metric if m.label == "Labels").value) == labels
+    assert len(at.get("plotly_chart")) == 2  # the top labels, and images per label over all of them
+    captions = " ".join(c.value for c in at.caption)
+    assert "Originals missing or unreadable" in captions
