@@ -19,7 +19,7 @@ from .charts import label_counts_chart
 from .context import ANNOTATOR_KEY
 from .pictures import original_picture, show_gallery
 from .signin import refusal
-from .text import md_inline, md_text
+from .text import md_inline
 
 SIZES = [64, 96, 128, 160, 224]
 
