@@ -3,8 +3,8 @@
 import streamlit as st
 
 from curation.ui.context import may_switch_project, open_project_store, project_root
-from curation.ui.home import (add_images, check_banner, label_chart, label_renames, pipeline, project_picker,
-                              recent_activity)
+from curation.ui.home import (add_images, check_banner, clients_help, label_chart, label_renames, pipeline,
+                              project_picker, recent_activity)
 from curation.ui.text import md_text
 
 store = open_project_store()
@@ -23,3 +23,4 @@ if store is not None:
     with add:
         add_images(store)
     recent_activity(store)
+    clients_help(store)

@@ -126,3 +126,27 @@ def _start_check(store: Store) -> None:
         start_job(store, "check", {"repair": True}, st.session_state.get(ANNOTATOR_KEY))
     except (JobError, PermissionDenied) as exc:
         st.session_state["check-error"] = str(exc)
+
+
+def clients_help(store: Store) -> None:
+    """How to reach this project from a terminal or a notebook while the app holds it."""
+    import os
+
+    from ..serving import read_serve_info
+
+    root = str(store.project.root)
+    info = read_serve_info(store.project.root)
+    with st.expander("From a terminal or a notebook"):
+        if info is None or info.pid != os.getpid():
+            st.caption("These pages run without `curation serve`, so no API is offered: commands open the project "
+                       "themselves once the app stops.")
+            return
+        st.caption(f"This server answers the project's API at {info.url}/api/v1/ (schema: /api/v1/openapi.json). "
+                   "Every `curation` command pointed at this folder goes through it and prints what it prints "
+                   "without a server.")
+        st.code(f"curation report {root} --json\ncuration train {root} --arch linear --model hog", language="bash")
+        st.code(f'from curation.client import connect\np = connect("{root}")\nframe = p.images(label="...")',
+                language="python")
+        if store.team_mode():
+            st.caption("In team mode a script on another account uses its own API token, which an admin creates "
+                       f"with `curation token add {root} NAME`.")

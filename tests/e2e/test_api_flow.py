@@ -80,6 +80,12 @@ def test_every_command_works_through_the_server(project_copy, page, tmp_path):
         page.get_by_text("Run #1 finished").wait_for(timeout=30_000)
         screenshot(page, "train-after-cli")
 
+        page.goto(f"{url}/home?who=e2e-lead")
+        wait_for_app(page, timeout=120_000)
+        page.get_by_text("From a terminal or a notebook").click()
+        page.get_by_text(f"{url}/api/v1/").first.wait_for(timeout=10_000)
+        screenshot(page, "home-clients")
+
         again = curation("serve", project_copy, "--port", free_port())
         assert again.returncode == 1 and "already served by process" in again.stderr
 
