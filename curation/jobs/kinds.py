@@ -98,6 +98,12 @@ class CheckParams:
                           "deletes nothing")
 
 
+@dataclass(frozen=True)
+class QualityParams:
+    model: str | None = option(None, "the embeddings for the outlier check (default: dlib-resnet34 when there, "
+                               "else the first the project has)", choices=EMBEDDERS)
+
+
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("ingest", IngestParams, "curation.ingest:run_ingest", "verify and add image files or folders",
               unit="file", done="Ingested: {message}."),
@@ -117,4 +123,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("check", CheckParams, "curation.check:run_check",
               "verify every file of the project against its database; with repair, rebuild what can be",
               unit="original"),
+    Operation("quality", QualityParams, "curation.quality.run:run_quality",
+              "score every usable image for blur, exposure, information, shape, size, colour and outliers",
+              unit="step", done="Quality: {message}"),
 )}

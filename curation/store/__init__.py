@@ -27,6 +27,7 @@ from .jobs import JobQueries, JobRow
 from .maps import MapQueries
 from .queues import QueueQueries
 from .report import EXPORT_IMAGE_COLUMNS, ReportQueries
+from .quality import QualityQueries
 from .review import STATUSES, GridItem, ReviewFilter, ReviewQueries
 from .train import TrainQueries
 
@@ -38,7 +39,8 @@ __all__ = [
 
 class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries, TrainQueries,
             GatherQueries, FaceQueries, CleaningQueries, AuditQueries,
-            AccountQueries, MapQueries, QueueQueries, AgreementQueries, CheckQueries, BackupQueries):
+            AccountQueries, MapQueries, QueueQueries, AgreementQueries, CheckQueries, BackupQueries,
+            QualityQueries):
     def close(self) -> None:
         with _OPEN_LOCK:
             if _OPEN.get(self.project.root) is self:

@@ -343,6 +343,18 @@ MIGRATIONS: list[tuple[str, str]] = [
             label VARCHAR NOT NULL,
             decided_by VARCHAR NOT NULL,
             decided_at TIMESTAMP NOT NULL
+        "quality scores",
+        """
+        CREATE TABLE quality_scores (
+            image_id BIGINT NOT NULL,
+            "check" VARCHAR NOT NULL,
+            score DOUBLE NOT NULL,
+            suspect BOOLEAN NOT NULL,
+            threshold DOUBLE NOT NULL,
+            model VARCHAR,
+            job_id BIGINT,
+            scored_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_id, "check")
         );
         """,
     ),
