@@ -82,6 +82,7 @@ ACTIONS: dict[str, Action] = {
         Action("check", "admin", "check the project's files and repair what can be rebuilt"),
         Action("backup", "admin", "back the project up"),
         Action("quality", "reviewer", "run the image quality checks"),
+        Action("discover", "reviewer", "discover people among unlabelled faces"),
     )
 }
 

@@ -19,6 +19,7 @@ from .backup import BackupQueries
 from .check import CheckQueries
 from .cleaning import EXPORT_SUGGESTION_COLUMNS, CleaningQueries
 from .db import Database, ProjectLocked
+from .discovery import DiscoveryQueries
 from .edits import EditError, EditQueries, UndoResult
 from .faces import FaceQueries
 from .gather import GatherQueries, QueryProgress
@@ -40,7 +41,8 @@ __all__ = [
 class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries, TrainQueries,
             GatherQueries, FaceQueries, CleaningQueries, AuditQueries,
             AccountQueries, MapQueries, QueueQueries, AgreementQueries, CheckQueries, BackupQueries,
-            QualityQueries):
+            QualityQueries,
+            DiscoveryQueries):
     def close(self) -> None:
         with _OPEN_LOCK:
             if _OPEN.get(self.project.root) is self:

@@ -358,6 +358,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "discovered identities",
+        """
+        CREATE TABLE discover_runs (
+            id BIGINT PRIMARY KEY,
+            job_id BIGINT,
+            model VARCHAR NOT NULL,
+            cut DOUBLE NOT NULL,
+            faces INTEGER NOT NULL,
+            groups INTEGER NOT NULL,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE discovered (
+            run_id BIGINT NOT NULL,
+            face_id BIGINT NOT NULL,
+            image_id BIGINT NOT NULL,
+            grp INTEGER NOT NULL,
+            distance DOUBLE NOT NULL,
+            PRIMARY KEY (run_id, face_id)
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
