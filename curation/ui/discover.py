@@ -62,11 +62,11 @@ def merge_ticked(store: Store, groups: dict[int, list[int]], who: str) -> None:
     name_groups(store, groups, ticked, st.session_state.get("discover-merge-name"), who)
 
 
-def group_card(store: Store, group: int, faces, labels: list[str], groups: dict[int, list[int]], who: str,
-               why: str | None) -> None:
+def group_card(store: Store, number: int, group: int, faces, labels: list[str], groups: dict[int, list[int]],
+               who: str, why: str | None) -> None:
     with st.container(border=True):
         head, tick = st.columns([4, 1])
-        head.markdown(f"**Proposed person {group + 1}** · {len(faces)} face{'s' * (len(faces) != 1)} in "
+        head.markdown(f"**Proposed person {number}** · {len(faces)} face{'s' * (len(faces) != 1)} in "
                       f"{len(groups[group])} image{'s' * (len(groups[group]) != 1)}")
         tick.checkbox("Merge", key=f"discover-tick-{group}", help="Tick the groups that are one person, then "
                       "name them together below")
@@ -97,8 +97,8 @@ def discover_section(store: Store, who: str) -> None:
     st.markdown(f"**{len(groups)} proposed people** still unnamed from discovery #{run['id']} ({run['model']}, "
                 f"cut at {run['cut']:.3f}).")
     labels, why = store.label_names(), refusal("label")
-    for group in list(groups)[:GROUPS_SHOWN]:
-        group_card(store, group, rows[rows["grp"] == group], labels, groups, who, why)
+    for number, group in enumerate(list(groups)[:GROUPS_SHOWN], start=1):
+        group_card(store, number, group, rows[rows["grp"] == group], labels, groups, who, why)
     if len(groups) > GROUPS_SHOWN:
         st.caption(f"The {GROUPS_SHOWN} largest of {len(groups)} groups are shown.")
     with st.container(border=True):
