@@ -7,22 +7,13 @@ says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .discover import discovery_cut, proposed_people
 from .embed import get_embedder
 from .embed.verification import best_threshold_accuracy
-from .jobs import JobContext, job_kind
 from .store.edits import EditError
 
 ACTOR = "discovery"
 ESTIMATE_SAMPLE = 3000
-
-
-@dataclass
-class DiscoverParams:
-    model: str = "dlib-resnet34"
-    actor: str | None = None
 
 
 def same_person(store, model: str) -> float:
@@ -56,7 +47,6 @@ def discover_people(store, model: str, actor: str = ACTOR, job_id: int | None = 
             f"({len(groups)} faces), {len(faces) - len(groups)} faces alone (cut at {discovery_cut(distance):.3f}).")
 
 
-@job_kind("discover")
-def discover_job(ctx: JobContext) -> tuple[str, bool]:
-    params = DiscoverParams(**ctx.params)
-    return discover_people(ctx.store, params.model, params.actor or ACTOR, ctx.job_id, ctx.progress), False
+def run_discover(ctx) -> tuple[str, bool]:
+    """The "discover" job (curation.jobs.kinds)."""
+    return discover_people(ctx.store, ctx.params.model, ctx.actor or ACTOR, ctx.job_id, ctx.progress), False

@@ -104,6 +104,11 @@ class QualityParams:
                                "else the first the project has)", choices=EMBEDDERS)
 
 
+@dataclass(frozen=True)
+class DiscoverParams:
+    model: str = option(DEFAULT_EMBEDDER, "the face embeddings to group by", choices=EMBEDDERS)
+
+
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("ingest", IngestParams, "curation.ingest:run_ingest", "verify and add image files or folders",
               unit="file", done="Ingested: {message}."),
@@ -126,4 +131,6 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("quality", QualityParams, "curation.quality.run:run_quality",
               "score every usable image for blur, exposure, information, shape, size, colour and outliers",
               unit="step", done="Quality: {message}"),
+    Operation("discover", DiscoverParams, "curation.discover_run:run_discover",
+              "group the faces of unlabelled images into proposed people", unit="step", done="{message}"),
 )}

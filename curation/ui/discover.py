@@ -8,7 +8,6 @@ from __future__ import annotations
 import streamlit as st
 
 from ..accounts import PermissionDenied
-from ..discover_run import discover_job  # noqa: F401  (registers the "discover" job kind)
 from ..embed import EMBEDDERS
 from ..jobs import JobError, start_job
 from ..store import EditError, Store
@@ -32,7 +31,7 @@ def run_discovery(store: Store, who: str) -> None:
     if button_col.button("Discover people", key="discover-run", icon=":material/group_add:", disabled=bool(why),
                          help=why):
         try:
-            start_job(store, "discover", {"model": model, "actor": who}, who)
+            start_job(store, "discover", {"model": model}, who)
         except (JobError, PermissionDenied) as exc:
             st.error(str(exc))
     job_status(store, "discover", unit="steps")
