@@ -52,11 +52,11 @@ def methods(vectors: np.ndarray, image_ids: np.ndarray) -> dict[str, np.ndarray]
 def main() -> None:
     args = parse_args()
     sys.path.insert(0, str(ROOT / "bench"))
-    from clean import embedded_faces
+    from face_sets import embedded_faces
 
     print(f"{'set':6s} {'method':38s} {'groups':>6s}  {'pairwise P / R / F':22s}  BCubed P / R / F")
     for name in args.sets:
-        faces, vectors = embedded_faces(args.data / name, args.cache, "dlib-resnet34")
+        faces, vectors = embedded_faces(args.data / name, args.cache)
         person = faces[faces["person"]]
         v, truth = vectors[person.index.to_numpy()], person["label"].to_numpy()
         for method, groups in methods(v, person["image_id"].to_numpy()).items():

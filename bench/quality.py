@@ -143,9 +143,9 @@ def outlier_scores(faces: pd.DataFrame, vectors: np.ndarray, draws: int) -> tupl
 
 def face_set(name: str, args) -> tuple[pd.DataFrame, np.ndarray]:
     sys.path.insert(0, str(ROOT / "bench"))
-    from clean import embedded_faces
+    from face_sets import embedded_faces
 
-    return embedded_faces(args.data / name, args.cache, "dlib-resnet34")
+    return embedded_faces(args.data / name, args.cache)
 
 
 def report(name: str, found: float, tune: tuple, confirm: tuple, sets: tuple[str, str]) -> None:

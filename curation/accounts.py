@@ -83,6 +83,7 @@ ACTIONS: dict[str, Action] = {
         Action("backup", "admin", "back the project up"),
         Action("quality", "reviewer", "run the image quality checks"),
         Action("discover", "reviewer", "discover people among unlabelled faces"),
+        Action("propose", "reviewer", "propose attribute values from the tags"),
     )
 }
 

@@ -109,6 +109,12 @@ class DiscoverParams:
     model: str = option(DEFAULT_EMBEDDER, "the face embeddings to group by", choices=EMBEDDERS)
 
 
+@dataclass(frozen=True)
+class ProposeParams:
+    attribute: str = option(help="the audited attribute to propose values of")
+    model: str = option(DEFAULT_EMBEDDER, "the embeddings to propose from", choices=EMBEDDERS)
+
+
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("ingest", IngestParams, "curation.ingest:run_ingest", "verify and add image files or folders",
               unit="file", done="Ingested: {message}."),
@@ -133,4 +139,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
               unit="step", done="Quality: {message}"),
     Operation("discover", DiscoverParams, "curation.discover_run:run_discover",
               "group the faces of unlabelled images into proposed people", unit="step", done="{message}"),
+    Operation("propose", ProposeParams, "curation.propose_run:run_propose",
+              "propose an attribute's value for the untagged images from the tagged ones", unit="step",
+              done="Proposed: {message}"),
 )}

@@ -28,6 +28,7 @@ from .jobs import JobQueries, JobRow
 from .maps import MapQueries
 from .queues import QueueQueries
 from .report import EXPORT_IMAGE_COLUMNS, ReportQueries
+from .proposals import ProposalQueries
 from .quality import QualityQueries
 from .review import STATUSES, GridItem, ReviewFilter, ReviewQueries
 from .train import TrainQueries
@@ -41,8 +42,7 @@ __all__ = [
 class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries, TrainQueries,
             GatherQueries, FaceQueries, CleaningQueries, AuditQueries,
             AccountQueries, MapQueries, QueueQueries, AgreementQueries, CheckQueries, BackupQueries,
-            QualityQueries,
-            DiscoveryQueries):
+            QualityQueries, DiscoveryQueries, ProposalQueries):
     def close(self) -> None:
         with _OPEN_LOCK:
             if _OPEN.get(self.project.root) is self:

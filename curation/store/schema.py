@@ -381,6 +381,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "attribute proposals",
+        """
+        CREATE TABLE attribute_proposals (
+            image_id BIGINT NOT NULL,
+            name VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            confidence DOUBLE NOT NULL,
+            model VARCHAR NOT NULL,
+            job_id BIGINT,
+            proposed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_id, name)
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
