@@ -46,6 +46,7 @@ def methods(vectors: np.ndarray, image_ids: np.ndarray) -> dict[str, np.ndarray]
             alone_as_own(proposed_people(vectors, image_ids, SAME_PERSON)[0]),
         "  ours cut at 0.50": agglomerate(vectors, image_ids, 0.5),
         "  ours cut at 0.60": agglomerate(vectors, image_ids, 0.6),
+        "  complete linkage at 0.60 (untuned)": agglomerate(vectors, image_ids, 0.6, "complete"),
     }
 
 

@@ -35,14 +35,14 @@ def chinese_whispers(vectors: np.ndarray, threshold: float = WHISPERS_THRESHOLD)
     return np.asarray(dlib.chinese_whispers_clustering(descriptors, threshold))
 
 
-def agglomerate(vectors: np.ndarray, image_ids: np.ndarray, same_person: float) -> np.ndarray:
-    """A group number per face: average linkage cut at `same_person`, faces of one photo apart."""
+def agglomerate(vectors: np.ndarray, image_ids: np.ndarray, same_person: float, method: str = "average") -> np.ndarray:
+    """A group number per face: `method` linkage (SciPy's) cut at `same_person`, faces of one photo apart."""
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=int)
     distances = pdist(vectors.astype(np.float64))
     i, j = np.triu_indices(len(vectors), 1)
     distances[image_ids[i] == image_ids[j]] = APART
-    return fcluster(linkage(distances, method="average"), t=same_person, criterion="distance") - 1
+    return fcluster(linkage(distances, method=method), t=same_person, criterion="distance") - 1
 
 
 def pairwise_f(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
