@@ -3,6 +3,7 @@ one; run the quality checks on the sample project and flag the suggested."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -58,3 +59,34 @@ def test_quality_checks_and_flag(app, page):
     page.get_by_text("finished").first.wait_for(timeout=120_000)
     wait_for_app(page)
     screenshot(page, "quality")
+
+
+@pytest.fixture
+def tagged_lfw(lfw_project, tmp_path):
+    """lfw10 with an attribute 'group' (first five people A, the rest B), two images of each person tagged."""
+    root = tmp_path / "project"
+    shutil.copytree(lfw_project[0], root)
+    store = open_store(root)
+    people = store.label_names()
+    store.define_attribute("group", ["A", "B"], "admin")
+    for index, person in enumerate(people):
+        ids = [i for i, in store.query("SELECT id FROM images WHERE label = ? ORDER BY id LIMIT 2", [person])]
+        store.tag_images(ids, "group", "A" if index < 5 else "B", "tagger")
+    store.close()
+    return root
+
+
+def test_propose_and_confirm_attribute_values(tagged_lfw, page, tmp_path):
+    with served(tagged_lfw, tmp_path / "serve.log") as url:
+        page.goto(f"{url}/audit?who=e2e-reviewer")
+        wait_for_app(page)
+        page.get_by_role("button", name="Propose values").click()
+        page.get_by_text("Propose #").first.wait_for(timeout=120_000)
+        wait_for_app(page)
+        page.get_by_text("await confirmation").first.wait_for()
+        page.get_by_role("button", name="Propose values").scroll_into_view_if_needed()
+        screenshot(page, "audit-proposals")
+        page.get_by_role("button", name=re.compile(r"^Confirm \d+")).click()
+        page.get_by_text("Confirmed").first.wait_for()
+        wait_for_app(page)
+        screenshot(page, "audit-proposals-confirmed")
