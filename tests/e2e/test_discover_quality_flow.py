@@ -84,6 +84,7 @@ def test_propose_and_confirm_attribute_values(tagged_lfw, page, tmp_path):
         page.get_by_text("Propose #").first.wait_for(timeout=120_000)
         wait_for_app(page)
         page.get_by_text("await confirmation").first.wait_for()
+        wait_for_app(page)
         page.get_by_role("button", name="Propose values").scroll_into_view_if_needed()
         screenshot(page, "audit-proposals")
         page.get_by_role("button", name=re.compile(r"^Confirm \d+")).click()
