@@ -343,6 +343,10 @@ MIGRATIONS: list[tuple[str, str]] = [
             label VARCHAR NOT NULL,
             decided_by VARCHAR NOT NULL,
             decided_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+    (
         "quality scores",
         """
         CREATE TABLE quality_scores (
