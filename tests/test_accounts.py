@@ -18,7 +18,7 @@ LEAST_ROLE = {
     "review_suggestion": "reviewer", "detect": "reviewer", "embed": "reviewer", "clean": "reviewer", "map": "annotator",
     "train": "reviewer", "audit": "reviewer", "export": "reviewer", "gather": "reviewer",
     "ingest": "admin", "manage_users": "admin", "settings": "admin", "edit_attributes": "admin",
-    "adjudicate": "reviewer", "check": "admin",
+    "adjudicate": "reviewer", "check": "admin", "backup": "admin",
     "quality": "reviewer", "discover": "reviewer", "propose": "reviewer",
 }
 RANK = {"annotator": 0, "reviewer": 1, "admin": 2}
