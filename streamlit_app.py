@@ -28,6 +28,7 @@ navigation = st.navigation([
     st.Page("app_pages/faces.py", title="Faces", icon=":material/face:", url_path="faces"),
     st.Page("app_pages/clusters.py", title="Clusters", icon=":material/hub:", url_path="clusters"),
     st.Page("app_pages/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
+    st.Page("app_pages/quality.py", title="Quality", icon=":material/troubleshoot:", url_path="quality"),
     st.Page("app_pages/failed_files.py", title="Failed files", icon=":material/broken_image:", url_path="failed"),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/grid_on:", url_path="evaluate"),

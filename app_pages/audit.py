@@ -6,9 +6,10 @@ from curation.clean.audit import (audit_figures, disparities, per_label_rates, r
                                   source_skew, subgroup_metrics)
 from curation.ui.audit import (accuracy_section, attributes_editor, audit_controls, audit_frame, disparity_section,
                                disparity_threshold, downloads, only_set, rates_section, representation_section,
-                               skew_section, tag_coverage)
+                               skew_section, tag_coverage, tag_sources)
 from curation.ui.agreement import agreement_section
 from curation.ui.context import require_annotator, require_store
+from curation.ui.proposals import proposals_section
 from curation.ui.review import show_flash
 
 store = require_store()
@@ -26,11 +27,13 @@ if not names:
 st.subheader("Tag coverage")
 coverage = store.tag_coverage()
 tag_coverage(coverage)
+tag_sources(store.proposal_overview())
 run, intersections, chosen = audit_controls(store, names)
 frame = audit_frame(store, run)
 shares = representation(frame, names, intersections)
 if shares.empty:
     st.info("No labelled image to audit yet.")
+    proposals_section(store, names, who)
     st.stop()
 representation_section(only_set(shares, chosen))
 tables = {"Tag coverage": coverage, "Representation": shares}
@@ -52,3 +55,4 @@ tables["Source skew"] = skew
 st.caption("To mark images as biased, select them on the Review page and use Flag as → Biased.")
 audited = f"run #{run['id']}" if run else "the dataset"
 downloads(store, tables, figures, f"Bias audit of {store.project.root.name}, {audited}")
+proposals_section(store, names, who)

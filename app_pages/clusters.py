@@ -4,6 +4,7 @@ import streamlit as st
 
 from curation.ui.clusters import choose_identity, clean_section, identity_section
 from curation.ui.context import require_annotator, require_store
+from curation.ui.discover import discover_section
 
 store = require_store()
 who = require_annotator()
@@ -14,3 +15,4 @@ if clean_section(store, who):
     label = choose_identity(store)
     if label:
         identity_section(store, label, who)
+discover_section(store, who)

@@ -81,6 +81,9 @@ ACTIONS: dict[str, Action] = {
         Action("adjudicate", "reviewer", "settle disagreements between annotators"),
         Action("check", "admin", "check the project's files and repair what can be rebuilt"),
         Action("backup", "admin", "back the project up"),
+        Action("quality", "reviewer", "run the image quality checks"),
+        Action("discover", "reviewer", "discover people among unlabelled faces"),
+        Action("propose", "reviewer", "propose attribute values from the tags"),
     )
 }
 

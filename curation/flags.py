@@ -39,6 +39,14 @@ register(
         user=False,
     )
 )
+register(FlagKind("blurry", "Blurry", "Out of focus or motion-blurred (quality check: sharpness)."))
+register(FlagKind("too_dark", "Too dark", "Underexposed: even its brightest parts are dark (quality check)."))
+register(FlagKind("too_bright", "Too bright", "Overexposed or washed out: even its darkest parts are light (quality check)."))
+register(FlagKind("low_information", "Low information", "Nearly blank: few distinct grey levels (quality check)."))
+register(FlagKind("odd_aspect_ratio", "Odd aspect ratio", "Far wider or taller than the set's typical image (quality check)."))
+register(FlagKind("odd_size", "Odd size", "Far larger or smaller than the set's typical image (quality check)."))
+register(FlagKind("greyscale", "Greyscale", "A grey picture in a set of colour pictures (quality check)."))
+register(FlagKind("outlier", "Outlier", "Looks unlike the rest of its label in the embedding (quality check)."))
 
 USER_FLAG_KINDS = [k.name for k in FLAG_KINDS.values() if k.user]
 

@@ -18,6 +18,8 @@ LEAST_ROLE = {
     "review_suggestion": "reviewer", "detect": "reviewer", "embed": "reviewer", "clean": "reviewer", "map": "annotator",
     "train": "reviewer", "audit": "reviewer", "export": "reviewer", "gather": "reviewer",
     "ingest": "admin", "manage_users": "admin", "settings": "admin", "edit_attributes": "admin",
+    "adjudicate": "reviewer", "check": "admin", "backup": "admin",
+    "quality": "reviewer", "discover": "reviewer", "propose": "reviewer",
 }
 RANK = {"annotator": 0, "reviewer": 1, "admin": 2}
 PASSWORD = "correct horse battery"

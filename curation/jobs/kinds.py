@@ -98,6 +98,23 @@ class CheckParams:
                           "deletes nothing")
 
 
+@dataclass(frozen=True)
+class QualityParams:
+    model: str | None = option(None, "the embeddings for the outlier check (default: dlib-resnet34 when there, "
+                               "else the first the project has)", choices=EMBEDDERS)
+
+
+@dataclass(frozen=True)
+class DiscoverParams:
+    model: str = option(DEFAULT_EMBEDDER, "the face embeddings to group by", choices=EMBEDDERS)
+
+
+@dataclass(frozen=True)
+class ProposeParams:
+    attribute: str = option(help="the audited attribute to propose values of")
+    model: str = option(DEFAULT_EMBEDDER, "the embeddings to propose from", choices=EMBEDDERS)
+
+
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("ingest", IngestParams, "curation.ingest:run_ingest", "verify and add image files or folders",
               unit="file", done="Ingested: {message}."),
@@ -117,4 +134,12 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("check", CheckParams, "curation.check:run_check",
               "verify every file of the project against its database; with repair, rebuild what can be",
               unit="original"),
+    Operation("quality", QualityParams, "curation.quality.run:run_quality",
+              "score every usable image for blur, exposure, information, shape, size, colour and outliers",
+              unit="step", done="Quality: {message}"),
+    Operation("discover", DiscoverParams, "curation.discover_run:run_discover",
+              "group the faces of unlabelled images into proposed people", unit="step", done="{message}"),
+    Operation("propose", ProposeParams, "curation.propose_run:run_propose",
+              "propose an attribute's value for the untagged images from the tagged ones", unit="step",
+              done="Proposed: {message}"),
 )}

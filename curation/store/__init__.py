@@ -19,6 +19,7 @@ from .backup import BackupQueries
 from .check import CheckQueries
 from .cleaning import EXPORT_SUGGESTION_COLUMNS, CleaningQueries
 from .db import Database, ProjectLocked
+from .discovery import DiscoveryQueries
 from .edits import EditError, EditQueries, UndoResult
 from .faces import FaceQueries
 from .gather import GatherQueries, QueryProgress
@@ -27,6 +28,8 @@ from .jobs import JobQueries, JobRow
 from .maps import MapQueries
 from .queues import QueueQueries
 from .report import EXPORT_IMAGE_COLUMNS, ReportQueries
+from .proposals import ProposalQueries
+from .quality import QualityQueries
 from .review import STATUSES, GridItem, ReviewFilter, ReviewQueries
 from .train import TrainQueries
 
@@ -38,7 +41,8 @@ __all__ = [
 
 class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries, TrainQueries,
             GatherQueries, FaceQueries, CleaningQueries, AuditQueries,
-            AccountQueries, MapQueries, QueueQueries, AgreementQueries, CheckQueries, BackupQueries):
+            AccountQueries, MapQueries, QueueQueries, AgreementQueries, CheckQueries, BackupQueries,
+            QualityQueries, DiscoveryQueries, ProposalQueries):
     def close(self) -> None:
         with _OPEN_LOCK:
             if _OPEN.get(self.project.root) is self:

@@ -346,6 +346,60 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "quality scores",
+        """
+        CREATE TABLE quality_scores (
+            image_id BIGINT NOT NULL,
+            "check" VARCHAR NOT NULL,
+            score DOUBLE NOT NULL,
+            suspect BOOLEAN NOT NULL,
+            threshold DOUBLE NOT NULL,
+            model VARCHAR,
+            job_id BIGINT,
+            scored_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_id, "check")
+        );
+        """,
+    ),
+    (
+        "discovered identities",
+        """
+        CREATE TABLE discover_runs (
+            id BIGINT PRIMARY KEY,
+            job_id BIGINT,
+            model VARCHAR NOT NULL,
+            cut DOUBLE NOT NULL,
+            faces INTEGER NOT NULL,
+            groups INTEGER NOT NULL,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE discovered (
+            run_id BIGINT NOT NULL,
+            face_id BIGINT NOT NULL,
+            image_id BIGINT NOT NULL,
+            grp INTEGER NOT NULL,
+            distance DOUBLE NOT NULL,
+            PRIMARY KEY (run_id, face_id)
+        );
+        """,
+    ),
+    (
+        "attribute proposals",
+        """
+        CREATE TABLE attribute_proposals (
+            image_id BIGINT NOT NULL,
+            name VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            confidence DOUBLE NOT NULL,
+            model VARCHAR NOT NULL,
+            job_id BIGINT,
+            proposed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_id, name)
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -90,6 +90,18 @@ def tag_coverage(coverage: pd.DataFrame) -> None:
         st.progress(share, text=f"{row.tagged} of {row.images} images tagged for {row.attribute}")
 
 
+def tag_sources(overview: pd.DataFrame) -> None:
+    """Which figures rest on what: the audit counts confirmed tags only; open proposals are shown apart."""
+    proposed = int(overview["proposed"].sum()) if not overview.empty else 0
+    if not proposed:
+        st.caption("Every figure below rests on confirmed tags (typed or confirmed by a person).")
+        return
+    st.caption(f"Every figure below rests on confirmed tags only; {proposed} proposed values await confirmation "
+               "and are counted nowhere until then (Proposed values, at the end of the page):")
+    st.dataframe(overview, hide_index=True, key="tag-sources",
+                 column_config={"confirmed": "confirmed tags", "proposed": "proposed, not yet confirmed"})
+
+
 def run_choice(store: Store) -> dict | None:
     """A finished run to audit (the latest by default), or None for the dataset alone."""
     runs = [r for r in store.runs() if r["status"] == "done"]
