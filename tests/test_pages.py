@@ -139,7 +139,7 @@ def test_review_grid_shows_a_placeholder_for_a_missing_thumbnail(project):
     at = app("app_pages/review.py")
     assert_clean(at)
     tile = next(t for t in grid_data(at)["tiles"] if t["id"] == 4)
-    assert tile["missing"] == "Thumbnail file missing" and "src" not in tile
+    assert tile["missing"] == "Thumbnail missing" and "src" not in tile
 
 
 def test_review_filters(project):

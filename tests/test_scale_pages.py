@@ -61,5 +61,6 @@ def test_train_page_shows_the_top_labels_and_their_spread_and_names_missing_orig
     assert labels > 400
     assert int(next(m for m in at.metric if m.label == "Labels").value) == labels
     assert len(at.get("plotly_chart")) == 2  # the top labels, and images per label over all of them
-    captions = " ".join(c.value for c in at.caption)
-    assert "Originals missing or unreadable" in captions
+    captions = [img.caption for element in at.get("image") for img in element.proto.imgs]
+    assert captions and all("original missing" in c for c in captions), \
+        "each label's preview is a placeholder naming the missing original"

@@ -20,10 +20,10 @@ from ..accounts import PermissionDenied
 from ..flags import flag_title
 from ..store import EditError, GridItem, Store
 from ..verify import reason_title
-from .pictures import data_uri
+from ..files import Unreadable
+from .pictures import data_uri, file_bytes
 
 STATIC = Path(__file__).parent / "static"
-MISSING_THUMBNAIL = "Thumbnail file missing"
 #: (image id, sha256) of the pictures this session's browser already holds.
 SENT_KEY = "grid-pictures-sent"
 HELP = ("Click, Shift+click, Ctrl+click or drag to select; Ctrl+A all, Esc none; arrows move, Enter opens; "
@@ -66,15 +66,16 @@ def tile(store: Store, item: GridItem, grid: GridState, sent: set | None = None)
         data["missing"] = reason_title(item.reason)
     else:
         path = store.project.thumb_path(item.sha256)
-        try:
-            if sent is None or (item.id, item.sha256) not in sent:
-                data["src"] = data_uri(path)
+        if sent is None or (item.id, item.sha256) not in sent:
+            picture = file_bytes(path)
+            if isinstance(picture, Unreadable):
+                data["missing"] = picture.title("Thumbnail")
+            else:
+                data["src"] = data_uri(picture)
                 if sent is not None:
                     sent.add((item.id, item.sha256))
-            elif not path.exists():
-                raise FileNotFoundError(path)
-        except OSError:
-            data["missing"] = MISSING_THUMBNAIL
+        elif not path.exists():
+            data["missing"] = Unreadable("missing", path).title("Thumbnail")
     predicted = grid.predictions.get(item.id)
     if predicted and not blind and predicted[0] != item.label:
         data["pred"] = f"model: {predicted[0]} {predicted[1]:.0%}"
