@@ -100,18 +100,25 @@ class ReviewQueries:
         return [items[i] for i in ids if i in items]
 
     def _grid_items(self, selection: str, params: list) -> list[GridItem]:
-        """Grid items of the images `selection` picks; per-image extras are joined for those only."""
+        """Grid items of the images `selection` picks; per-image extras are read for those only.
+
+        Sources and flags are filtered by the page's id range and list before they are grouped: a
+        correlated subquery made DuckDB hash-join the whole tables, about 120 ms a page at 1.2
+        million images against 12 ms this way (bench/api.py)."""
         rows = self.query(
             f"""
-            WITH page AS (
+            WITH page AS MATERIALIZED (
                 SELECT i.id, i.sha256, i.status, i.reason, i.label, i.width, i.height, i.near_group
                 FROM images i {selection}
-            )
-            SELECT p.*,
-                   (SELECT count(*) FROM sources s WHERE s.image_id = p.id) AS n_sources,
-                   coalesce((SELECT list(DISTINCT f.kind ORDER BY f.kind) FROM flags f
-                             WHERE f.image_id = p.id AND f.active), []) AS kinds
-            FROM page p ORDER BY p.id
+            ),
+            bounds AS MATERIALIZED (SELECT min(id) AS lo, max(id) AS hi, list(id) AS ids FROM page),
+            n AS (SELECT s.image_id, count(*) AS n FROM sources s, bounds b
+                  WHERE s.image_id BETWEEN b.lo AND b.hi AND list_contains(b.ids, s.image_id) GROUP BY ALL),
+            k AS (SELECT f.image_id, list(DISTINCT f.kind ORDER BY f.kind) AS kinds FROM flags f, bounds b
+                  WHERE f.active AND f.image_id BETWEEN b.lo AND b.hi AND list_contains(b.ids, f.image_id)
+                  GROUP BY ALL)
+            SELECT p.*, coalesce(n.n, 0) AS n_sources, coalesce(k.kinds, []) AS kinds
+            FROM page p LEFT JOIN n ON n.image_id = p.id LEFT JOIN k ON k.image_id = p.id ORDER BY p.id
             """,
             params,
         )
