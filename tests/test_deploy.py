@@ -235,7 +235,7 @@ def test_feedback_round_trip_from_deploy_to_a_retrained_run(face_bundle, shared_
         assert loop["feedback"] == sum(logged) and loop["waiting"] == sum(logged) and loop["deployed_run"] == 1
         guesses = store.query("SELECT title FROM sources WHERE provider = 'production' ORDER BY source")
         assert all(t.startswith("Production (run #1): the model ") for (t,) in guesses)
-        faces = [g.image_id for g in store.page_images(production, 0, 100)
+        faces = [g.id for g in store.page_images(production, 0, 100)
                  if g.sha256 in {hashlib.sha256(p.read_bytes()).hexdigest() for p in strangers}]
         assert faces, "no stranger's face was logged as out of domain or low confidence"
         store.set_label(faces, "Stranger", "tester")

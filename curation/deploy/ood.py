@@ -90,9 +90,15 @@ def choose(val: dict[str, np.ndarray], outside: dict[str, dict[str, np.ndarray]]
     """The method with the best mean AUROC over the kinds of outside inputs (ties: the order of
     METHODS); and every AUROC measured, per method and kind."""
     table = {m: {kind: auroc(val[m], outside[kind][m]) for kind in outside} for m in METHODS}
-    means = {m: float(np.nanmean(list(table[m].values()))) if table[m] else float("nan") for m in METHODS}
+    means = {m: mean_of(list(table[m].values())) for m in METHODS}
     best = max(METHODS, key=lambda m: (np.nan_to_num(means[m], nan=-1.0), -METHODS.index(m)))
     return best, {"auroc": table, "mean_auroc": means}
+
+
+def mean_of(values: list[float]) -> float:
+    """The mean of the figures that are numbers (NaN: a kind of input none of which reached the network)."""
+    numbers = [v for v in values if not np.isnan(v)]
+    return float(np.mean(numbers)) if numbers else float("nan")
 
 
 def threshold(val_scores: np.ndarray, pass_rate: float = PASS_RATE) -> float:
