@@ -116,8 +116,15 @@ def image_preprocess(params: dict, run: dict) -> dict:
         "image_size": params["image_size"],
         "resize": f"to {params['image_size']} x {params['image_size']}, bilinear with antialiasing (aspect not kept)",
         "normalisation": {"scale": "1/255", "mean": list(MEAN), "std": list(STD)},
-        "initial_weights": run.get("weights"),
+        "initial_weights": initial_weights(run.get("weights") or ""),
     }
+
+
+def initial_weights(note: str) -> dict | None:
+    """The ImageNet weights a ResNet run started from, with their hash; None when it trained from scratch."""
+    prefix = "ImageNet weights from "
+    path = Path(note[len(prefix):]) if note.startswith(prefix) else None
+    return weights_record(path) if path and path.is_file() else None
 
 
 def image_bytes(image: Image.Image) -> bytes:

@@ -102,8 +102,11 @@ def upstream_models(spec: dict) -> list[dict]:
         rows.append({"model": "dlib-resnet34 (dlib_face_recognition_resnet_model_v1)",
                      "role": "face embedder, frozen (99.38% on LFW per dlib)", **spec["embedder"]["weights"]})
         return rows
-    return [{"model": "ResNet-34 (torchvision)", "role": "fine-tuned whole", "file": spec.get("initial_weights") or "",
-             "sha256": "", "bytes": ""}]
+    if spec.get("initial_weights"):
+        return [{"model": "ResNet-34 ImageNet weights (torchvision)", "role": "starting point, fine-tuned whole",
+                 **spec["initial_weights"]}]
+    return [{"model": "none", "role": "ResNet-34 trained from scratch: no ImageNet weights were found when it trained",
+             "file": "", "sha256": "", "bytes": ""}]
 
 
 def update_commands(run: dict, out: Path) -> dict:
@@ -230,7 +233,7 @@ def markdown(card: dict) -> str:
               + (", ".join(f"{k}: {v} images" for k, v in notes.items()) or "nothing (all were plain 8-bit RGB)") + ".",
               "", "## Upstream models", "",
               table(card["upstream_models"], ["model", "role", "file", "sha256", "bytes"]),
-              f"Initial weights of the run: {run['weights'] or 'n/a'}. This bundle's own files:",
+              "This bundle's own files:",
               "",
               table([{"variant": k, **v} for k, v in card["variants"].items()], ["variant", "file", "size_mb", "sha256"]),
               "## How to update", "",
