@@ -397,6 +397,9 @@ MIGRATIONS: list[tuple[str, str]] = [
             job_id BIGINT,
             proposed_at TIMESTAMP NOT NULL,
             PRIMARY KEY (image_id, name)
+        );
+        """,
+    ),
     (
         "deploy: bundles, production feedback and traffic",
         """
