@@ -64,6 +64,7 @@ def review_filter(store: Store) -> ReviewFilter:
         production = st.checkbox("From production", key="f_production",
                                  help="Inputs the deployed model logged as out of domain or low confidence "
                                       "(`curation ingest DIR FEEDBACK --feedback`); Open shows the model's guess")
+        group = st.session_state.get(GROUP_KEY)
         if group is not None:
             st.button(f"Showing near-duplicate group #{group} (clear)", on_click=st.session_state.pop, args=(GROUP_KEY,))
     flt = ReviewFilter(tuple(labels), unlabelled, status, flag, source, duplicates, group, queue, production)
