@@ -3,7 +3,7 @@
 import streamlit as st
 
 from curation.ui.context import may_switch_project, open_project_store, project_root
-from curation.ui.home import (add_images, check_banner, clients_help, label_chart, label_renames, pipeline,
+from curation.ui.home import (add_images, check_banner, clients_help, label_chart, label_renames, pipeline, production_loop,
                               project_picker, recent_activity)
 from curation.ui.text import md_text
 
@@ -22,5 +22,6 @@ if store is not None:
         label_chart(report)
     with add:
         add_images(store)
+    production_loop(store)
     recent_activity(store)
     clients_help(store)

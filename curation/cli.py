@@ -137,6 +137,30 @@ def cmd_restore(args) -> None:
     print(summary.line("Restored") + f"; check it with `curation check {summary.path}`.")
 
 
+def cmd_bundle(args) -> None:
+    """Not a job: it reads the project's records and writes a folder (minutes, on this machine)."""
+    from .deploy.bundle import make_bundle
+    from .deploy.export import BundleError
+    from .store import open_store
+
+    try:
+        card = make_bundle(open_store(args.dir), Path(args.out), args.run_id)
+    except BundleError as exc:
+        raise CliError(str(exc)) from None
+    variants, ood = card["variants"], card["out_of_domain"]
+    print(f"Bundled run #{card['run']['id']} into {args.out}: validation accuracy fp32 "
+          f"{variants['fp32']['val_accuracy']:.1%}, int8 {variants['int8']['val_accuracy']:.1%} "
+          f"({variants['int8']['size_ratio']:.2f}x the size); out-of-domain gate: {ood['method']}, "
+          f"threshold {ood['threshold']:.4g}. Read {args.out}/MODEL_CARD.md.")
+
+
+def cmd_deploy(args) -> None:
+    from .deploy.server import serve
+
+    serve(Path(args.out), host=args.host, port=args.port, variant=args.variant, feedback=args.feedback,
+          max_body=args.max_body_mb * 1024 * 1024, concurrency=args.concurrency)
+
+
 def cmd_serve(args) -> None:
     project = project_at(args.dir)
     running = live_server(project.root)
@@ -250,6 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", "--address", dest="host", default="127.0.0.1",
                    help="the address to listen on (default 127.0.0.1: this machine only)")
     p.set_defaults(run=cmd_serve)
+    p = sub.add_parser("bundle", help="write a finished run as a bundle: ONNX, int8, model card, out-of-domain gate")
+    p.add_argument("dir")
+    p.add_argument("out")
+    p.add_argument("--run", dest="run_id", type=int, default=None, help="the run (default: the latest finished one)")
+    p.set_defaults(run=cmd_bundle)
+
+    p = sub.add_parser("deploy", help="serve a bundle over HTTP (no project needed)")
+    p.add_argument("out", help="the bundle folder")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--variant", choices=["fp32", "int8"], default="fp32")
+    p.add_argument("--feedback", default=None,
+                   help="where out-of-domain and low-confidence inputs are logged (default: OUT/feedback)")
+    p.add_argument("--max-body-mb", type=int, default=20, help="largest request body accepted (default 20 MB)")
+    p.add_argument("--concurrency", type=int, default=4, help="predictions run at once; more wait (default 4)")
+    p.set_defaults(run=cmd_deploy)
     return parser
 
 

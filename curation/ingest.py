@@ -14,7 +14,7 @@ import io
 import os
 import shutil
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -335,9 +335,15 @@ def ingest(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     workers: int | None = None,
+    provenance: dict[str, dict] | None = None,
 ) -> IngestSummary:
-    """Ingest every image under `paths` into the store's project; safe to repeat or interrupt."""
+    """Ingest every image under `paths` into the store's project; safe to repeat or interrupt.
+
+    `provenance` (source path -> PROVENANCE_COLUMNS values) records where files came from, as
+    gather does for downloads (production feedback uses it)."""
     tasks, others = expand(paths, labels_from_folders)
+    if provenance:
+        tasks = [replace(t, provenance=provenance.get(t.source)) for t in tasks]
     summary = IngestSummary(files=len(tasks) + others, not_images=others)
     known = store.known_sources([t.source for t in tasks])
     todo = [t for t in tasks if t.source not in known]
@@ -368,6 +374,10 @@ def ingest(
 def run_ingest(ctx) -> tuple[str, bool]:
     """The "ingest" job (curation.jobs.kinds)."""
     params = ctx.params
+    if params.feedback:
+        from .deploy.intake import ingest_feedback
+
+        return ingest_feedback(ctx.store, params.paths, ctx.progress, ctx.cancelled, params.workers)
     summary = ingest(ctx.store, params.paths, labels_from_folders=params.labels_from_folders, progress=ctx.progress,
                      cancelled=ctx.cancelled, workers=params.workers)
     return summary.line(), summary.cancelled

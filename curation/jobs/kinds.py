@@ -30,6 +30,8 @@ class IngestParams:
     paths: list[str] = option(help="image files or folders on the server's disk", positional=True, path=True)
     labels_from_folders: bool = option(False, "label each image by its folder's name")
     workers: int | None = option(None, "decoding processes (default: one per core)", minimum=1)
+    feedback: bool = option(False, "each PATH is a feedback folder written by `curation deploy`: ingest what "
+                                   "production logged, unlabelled, with the model's guess")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from .check import CheckQueries
 from .cleaning import EXPORT_SUGGESTION_COLUMNS, CleaningQueries
 from .db import Database, ProjectLocked
 from .discovery import DiscoveryQueries
+from .deploy import DeployQueries
 from .edits import EditError, EditQueries, UndoResult
 from .faces import FaceQueries
 from .gather import GatherQueries, QueryProgress
@@ -42,7 +43,7 @@ __all__ = [
 class Store(Database, IngestQueries, EditQueries, ReviewQueries, ReportQueries, JobQueries, TrainQueries,
             GatherQueries, FaceQueries, CleaningQueries, AuditQueries,
             AccountQueries, MapQueries, QueueQueries, AgreementQueries, CheckQueries, BackupQueries,
-            QualityQueries, DiscoveryQueries, ProposalQueries):
+            QualityQueries, DiscoveryQueries, ProposalQueries, DeployQueries):
     def close(self) -> None:
         with _OPEN_LOCK:
             if _OPEN.get(self.project.root) is self:

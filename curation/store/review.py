@@ -24,6 +24,7 @@ class ReviewFilter:
     group: int | None = None
     #: A work queue (`queues.QUEUES`): only its images, in its order.
     queue: str | None = None
+    production: bool = False
 
     def order(self) -> str:
         """The sort key images are taken in (ties by id)."""
@@ -54,6 +55,8 @@ class ReviewFilter:
         if self.source.strip():
             clauses.append("EXISTS (SELECT 1 FROM sources s WHERE s.image_id = i.id AND s.source ILIKE ? ESCAPE '\\')")
             params.append(f"%{like_literal(self.source.strip())}%")
+        if self.production:
+            clauses.append("EXISTS (SELECT 1 FROM sources s WHERE s.image_id = i.id AND s.provider = 'production')")
         if self.group is not None:
             clauses.append("(i.near_group = ? OR i.id = ?)")
             params += [self.group, self.group]

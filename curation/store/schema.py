@@ -400,6 +400,40 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "deploy: bundles, production feedback and traffic",
+        """
+        CREATE TABLE bundles (
+            id BIGINT PRIMARY KEY,
+            run_id BIGINT NOT NULL,
+            path VARCHAR NOT NULL,
+            card JSON NOT NULL,
+            created_by VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE production_feedback (
+            sha256 VARCHAR PRIMARY KEY,
+            image_id BIGINT,
+            run_id BIGINT,
+            bundle VARCHAR,
+            predicted VARCHAR,
+            confidence DOUBLE,
+            ood BOOLEAN NOT NULL,
+            ood_score DOUBLE,
+            logged_at TIMESTAMP NOT NULL,
+            ingested_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE production_traffic (
+            bundle VARCHAR NOT NULL,
+            hour TIMESTAMP NOT NULL,
+            run_id BIGINT,
+            requests BIGINT NOT NULL,
+            ood BIGINT NOT NULL,
+            low_confidence BIGINT NOT NULL,
+            PRIMARY KEY (bundle, hour)
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

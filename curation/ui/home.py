@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import plotly.express as px
 import streamlit as st
 
 from ..accounts import PermissionDenied
@@ -150,3 +151,28 @@ def clients_help(store: Store) -> None:
         if store.team_mode():
             st.caption("In team mode a script on another account uses its own API token, which an admin creates "
                        f"with `curation token add {root} NAME`.")
+
+
+def production_loop(store: Store) -> None:
+    """The loop back from production: the deployed run, its out-of-domain share per hour, images waiting."""
+    loop = store.production_loop()
+    if loop["bundle"] is None and not loop["feedback"]:
+        return
+    st.subheader("Production")
+    deployed = loop["deployed_run"] or (loop["bundle"] or {}).get("run_id")
+    served, logged, waiting = st.columns(3)
+    served.metric("Deployed run", f"#{deployed}" if deployed else "none")
+    logged.metric("Logged by production", loop["feedback"])
+    waiting.metric("Waiting for a label", loop["waiting"])
+    traffic = loop["traffic"]
+    if not traffic.empty:
+        fig = px.line(traffic, x="hour", y="ood_share", markers=True, title="Out-of-domain share of requests per hour",
+                      labels={"ood_share": "out of domain", "hour": ""})
+        fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".0%")
+        st.plotly_chart(fig, key="ood-share-chart")
+    elif loop["bundle"]:
+        st.caption(f"Bundle of run #{loop['bundle']['run_id']} at `{loop['bundle']['path']}`: serve it with "
+                   f"`curation deploy {loop['bundle']['path']}`, then bring its feedback in with "
+                   "`curation ingest DIR FEEDBACK --feedback`.")
+    if loop["waiting"]:
+        st.caption("Label them on Review with the filter **From production**; they join the next dataset version.")

@@ -61,10 +61,13 @@ def review_filter(store: Store) -> ReviewFilter:
         duplicates = st.checkbox("In a duplicate group", key="f_dups", help="Exact copies or near duplicates")
         queue = st.selectbox("Work queue", [None, *QUEUES], key=QUEUE_KEY,
                              format_func=lambda q: "None: every image the filters match" if q is None else QUEUES[q].title)
+        production = st.checkbox("From production", key="f_production",
+                                 help="Inputs the deployed model logged as out of domain or low confidence "
+                                      "(`curation ingest DIR FEEDBACK --feedback`); Open shows the model's guess")
         group = st.session_state.get(GROUP_KEY)
         if group is not None:
             st.button(f"Showing near-duplicate group #{group} (clear)", on_click=st.session_state.pop, args=(GROUP_KEY,))
-    flt = ReviewFilter(tuple(labels), unlabelled, status, flag, source, duplicates, group, queue)
+    flt = ReviewFilter(tuple(labels), unlabelled, status, flag, source, duplicates, group, queue, production)
     if st.session_state.get("last_filter") != flt:
         st.session_state["last_filter"] = flt
         st.session_state[PAGE_KEY] = 1
