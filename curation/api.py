@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -403,6 +405,37 @@ async def backup(request: Request, caller: Caller) -> dict:
             "message": summary.line("Backed up")}
 
 
+PREDICT_MAX_BODY = 20 * 1024 * 1024
+PREDICT_CONCURRENCY = 2
+
+
+@functools.lru_cache(maxsize=4)
+def run_service(folder: Path, card_mtime_ns: int):
+    """The inference service of a run's bundle (curation deploy's), loaded once per bundle written."""
+    from .deploy.server import Service
+
+    return Service(folder, "fp32", None, PREDICT_MAX_BODY, PREDICT_CONCURRENCY)
+
+
+async def predict_run(request: Request, caller: Caller) -> Response:
+    """`POST /runs/{id}/predict`: what `curation deploy` answers at /v1/predict, for a run of this
+    project whose bundle is in <project>/bundles/run-NNNN (a `bundle` job writes it there)."""
+    from .deploy.bundle import bundle_folder
+    from .deploy.predict import BadInput
+
+    run_id = whole(request.path_params["run_id"], "run id")
+    store = served_store()
+    card = bundle_folder(store.project.root, run_id) / "model_card.json"
+    if not card.is_file():
+        raise ApiError(404, f"Run #{run_id} has no bundle in this project yet: start a bundle job for it "
+                            f"(`curation bundle {store.project.root} --run {run_id}`).")
+    service = await run_in_threadpool(run_service, card.parent, card.stat().st_mtime_ns)
+    try:
+        return await service.predict(request)
+    except BadInput as exc:
+        raise ApiError(exc.status, str(exc)) from None
+
+
 async def add_user(request: Request, caller: Caller) -> dict:
     data = fields(await json_body(request), {"name": str, "role": str, "password": str})
     store = served_store()
@@ -454,6 +487,7 @@ ROUTES = [
     Route("/jobs/{job_id}/events", endpoint(job_events)),
     Route("/exports/imagefolder", endpoint(export_imagefolder)),
     Route("/exports/{what}", endpoint(export)),
+    Route("/runs/{run_id}/predict", endpoint(predict_run), methods=["POST"]),
     Route("/check", endpoint(last_check)),
     Route("/backup", endpoint(backup), methods=["POST"]),
     Route("/users", endpoint(add_user), methods=["POST"]),

@@ -103,6 +103,10 @@ def openapi_document() -> dict:
                                                   query("run", "integer", "predictions of one run"),
                                                   query("model", "string", "one embedder")])},
             "/exports/imagefolder": {"get": op("usable, labelled images as a zip of <label>/<sha256>.<ext>")},
+            "/runs/{run_id}/predict": {"post": op(
+                "one image (raw body, or multipart field `image`) through a run's bundle in the project: "
+                "label, confidence, top, ood, ood_score (and faces for a face model), as `curation deploy` "
+                "answers", params=[path("run_id")])},
             "/check": {"get": op("the latest check's report: counts and lists (run a `check` job first)")},
             "/backup": {"post": op("back the project up into a new folder on the server's disk (admin)",
                                    body({"out": {"type": "string"}}, ["out"]))},

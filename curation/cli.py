@@ -137,23 +137,6 @@ def cmd_restore(args) -> None:
     print(summary.line("Restored") + f"; check it with `curation check {summary.path}`.")
 
 
-def cmd_bundle(args) -> None:
-    """Not a job: it reads the project's records and writes a folder (minutes, on this machine)."""
-    from .deploy.bundle import make_bundle
-    from .deploy.export import BundleError
-    from .store import open_store
-
-    try:
-        card = make_bundle(open_store(args.dir), Path(args.out), args.run_id)
-    except BundleError as exc:
-        raise CliError(str(exc)) from None
-    variants, ood = card["variants"], card["out_of_domain"]
-    print(f"Bundled run #{card['run']['id']} into {args.out}: validation accuracy fp32 "
-          f"{variants['fp32']['val_accuracy']:.1%}, int8 {variants['int8']['val_accuracy']:.1%} "
-          f"({variants['int8']['size_ratio']:.2f}x the size); out-of-domain gate: {ood['method']}, "
-          f"threshold {ood['threshold']:.4g}. Read {args.out}/MODEL_CARD.md.")
-
-
 def cmd_deploy(args) -> None:
     from .deploy.server import serve
 
@@ -274,12 +257,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", "--address", dest="host", default="127.0.0.1",
                    help="the address to listen on (default 127.0.0.1: this machine only)")
     p.set_defaults(run=cmd_serve)
-    p = sub.add_parser("bundle", help="write a finished run as a bundle: ONNX, int8, model card, out-of-domain gate")
-    p.add_argument("dir")
-    p.add_argument("out")
-    p.add_argument("--run", dest="run_id", type=int, default=None, help="the run (default: the latest finished one)")
-    p.set_defaults(run=cmd_bundle)
-
     p = sub.add_parser("deploy", help="serve a bundle over HTTP (no project needed)")
     p.add_argument("out", help="the bundle folder")
     p.add_argument("--port", type=int, default=8000)

@@ -256,3 +256,31 @@ def test_feedback_round_trip_from_deploy_to_a_retrained_run(face_bundle, shared_
         assert 1 <= version["labels"]["Stranger"] <= len(faces)
     finally:
         store.close()
+
+
+def test_the_project_server_predicts_with_a_bundle_kept_in_the_project(shapes_bundle, tmp_path):
+    from starlette.applications import Starlette
+
+    from curation import api
+    from curation.deploy.bundle import bundle_folder
+
+    root, bundle = shapes_bundle
+    preds = val_images(root)
+    kept = bundle_folder(root, 1)
+    shutil.copytree(bundle, kept)
+    store = open_store(root)
+    api.STATE.store, api.STATE.token = store, "test-token"
+    try:
+        project = TestClient(Starlette(routes=[api.api_mount()]), headers={"Authorization": "Bearer test-token"})
+        image = preds["data"].iloc[0]
+        served = project.post("/api/v1/runs/1/predict", content=image)
+        alone = client(bundle, tmp_path).post("/v1/predict", content=image)
+        assert served.status_code == 200 and served.json()["label"] == alone.json()["label"]
+        assert abs(served.json()["confidence"] - alone.json()["confidence"]) < 1e-6
+        missing = project.post("/api/v1/runs/2/predict", content=image)
+        assert missing.status_code == 404 and "curation bundle" in missing.json()["error"]
+        bad = project.post("/api/v1/runs/1/predict", content=b"not an image at all")
+        assert 400 <= bad.status_code < 500 and set(bad.json()) == {"error"}
+    finally:
+        api.STATE.store = api.STATE.token = None
+        store.close()

@@ -282,3 +282,26 @@ def make_bundle(store, out: Path, run_id: int | None = None, actor: str | None =
     card = write_card(store, out, run, spec, classes, variants, ood)
     store.record_bundle(run["id"], str(out.resolve()), card, actor)
     return card
+
+
+def bundle_folder(root: Path, run_id: int) -> Path:
+    """Where a run's bundle lives inside the project (the project server's predict endpoint reads it)."""
+    return Path(root) / "bundles" / f"run-{run_id:04d}"
+
+
+def bundle_line(card: dict, out: Path) -> str:
+    variants, ood = card["variants"], card["out_of_domain"]
+    return (f"Bundled run #{card['run']['id']} into {out}: validation accuracy fp32 "
+            f"{variants['fp32']['val_accuracy']:.1%}, int8 {variants['int8']['val_accuracy']:.1%} "
+            f"({variants['int8']['size_ratio']:.2f}x the size); out-of-domain gate: {ood['method']}, "
+            f"threshold {ood['threshold']:.4g}. Read {out}/MODEL_CARD.md.")
+
+
+def run_bundle(ctx) -> tuple[str, bool]:
+    """The "bundle" job (curation.jobs.kinds): minutes on a CPU, so it runs like the others, in the
+    process that holds the project (a served project is bundled by its server)."""
+    run = pick_run(ctx.store, ctx.params.run)
+    out = Path(ctx.params.out) if ctx.params.out else bundle_folder(ctx.store.project.root, run["id"])
+    ctx.progress(0, 1, f"bundling run #{run['id']}")
+    card = make_bundle(ctx.store, out, run["id"], actor=ctx.actor or "cli")
+    return bundle_line(card, out), False

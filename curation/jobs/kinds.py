@@ -117,6 +117,13 @@ class ProposeParams:
     model: str = option(DEFAULT_EMBEDDER, "the embeddings to propose from", choices=EMBEDDERS)
 
 
+@dataclass(frozen=True)
+class BundleParams:
+    out: str | None = option(None, "the bundle's folder (default: <project>/bundles/run-NNNN, where the project's "
+                             "server looks for a run's bundle)", positional=True, path=True)
+    run: int | None = option(None, "the finished run to bundle (default: the latest)", minimum=1)
+
+
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("ingest", IngestParams, "curation.ingest:run_ingest", "verify and add image files or folders",
               unit="file", done="Ingested: {message}."),
@@ -144,4 +151,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("propose", ProposeParams, "curation.propose_run:run_propose",
               "propose an attribute's value for the untagged images from the tagged ones", unit="step",
               done="Proposed: {message}"),
+    Operation("bundle", BundleParams, "curation.deploy.bundle:run_bundle",
+              "write a finished run as a bundle: ONNX, int8, model card, out-of-domain gate", unit="step",
+              action="export"),
 )}

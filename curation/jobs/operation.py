@@ -210,7 +210,7 @@ def _add_argument(parser: argparse.ArgumentParser, f: dataclasses.Field, hint) -
     if default not in (MISSING, None, False, []) and not meta.get("positional"):
         help_text += f" (default {default})"
     if meta.get("positional"):
-        nargs = "+" if typing.get_origin(base) is list else None
+        nargs = "+" if typing.get_origin(base) is list else ("?" if default is None else None)
         parser.add_argument(f.name, nargs=nargs, metavar=f.name.upper().rstrip("S"), help=help_text)
         return
     flag = meta.get("flag") or "--" + f.name.replace("_", "-")
