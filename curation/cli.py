@@ -116,7 +116,7 @@ def cmd_check(args) -> None:
     """Check (with --repair: repair) the project's files; a served project is checked by its server's job."""
     from .check import CheckReport
 
-    report = connect(args.dir).check(repair=args.repair)
+    report = connect(args.dir, settle_jobs=False).check(repair=args.repair)
     print(json.dumps(report, default=str) if args.json else "\n".join(CheckReport.from_json(report).lines()))
     if report["remaining"]:
         hint = "" if args.repair else f"; `curation check {args.dir} --repair` rebuilds what can be rebuilt"

@@ -36,8 +36,13 @@ class ClientError(Exception):
     """A refusal or failure, with the sentence the server (or the library) gave."""
 
 
-def connect(target: str | os.PathLike, token: str | None = None, actor: str | None = None):
-    """The project at a folder or a server's URL (`token`, or CURATION_TOKEN, for a URL)."""
+def connect(target: str | os.PathLike, token: str | None = None, actor: str | None = None,
+            settle_jobs: bool = True):
+    """The project at a folder or a server's URL (`token`, or CURATION_TOKEN, for a URL).
+
+    Opened here, the project's jobs that a stopped process left marked running end as failed
+    (nobody else can be running them while this process holds the database), unless `settle_jobs`
+    is False: `curation check` reports them instead."""
     text = str(target)
     if text.startswith(("http://", "https://")):
         return ServedProject(text, token or os.environ.get("CURATION_TOKEN", ""), actor)
@@ -47,7 +52,7 @@ def connect(target: str | os.PathLike, token: str | None = None, actor: str | No
         served = ServedProject(info.url, info.token, actor, root)
         if served.serves(root):
             return served
-    return DirectProject(root, actor)
+    return DirectProject(root, actor, settle_jobs)
 
 
 def job_error(job: dict) -> str:
@@ -109,11 +114,13 @@ class DirectProject(ProjectClient):
 
     served = False
 
-    def __init__(self, root: Path, actor: str | None = None):
+    def __init__(self, root: Path, actor: str | None = None, settle_jobs: bool = True):
         from .store import open_store
 
         self.store = open_store(root)
         self.actor = actor or OWNER
+        if settle_jobs:
+            self.store.fail_orphaned_jobs()
 
     @property
     def root(self) -> Path:
@@ -146,11 +153,8 @@ class DirectProject(ProjectClient):
         return self.store.undo_last(self.actor).line()
 
     def start(self, kind: str, **params) -> dict:
-        """Start a job here; jobs a stopped process left marked running end as failed first, since
-        one of each kind runs at a time."""
         from .jobs import start_job
 
-        self.store.fail_orphaned_jobs()
         return self.job(start_job(self.store, kind, params, self.actor))
 
     def job(self, job_id: int) -> dict:

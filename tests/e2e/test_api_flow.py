@@ -80,7 +80,7 @@ def test_every_command_works_through_the_server(project_copy, page, tmp_path):
         page.get_by_text("Run #1 finished").wait_for(timeout=30_000)
         screenshot(page, "train-after-cli")
 
-        page.goto(f"{url}/home?who=e2e-lead")
+        page.goto(f"{url}/?who=e2e-lead")
         wait_for_app(page, timeout=120_000)
         page.get_by_text("From a terminal or a notebook").click()
         page.get_by_text(f"{url}/api/v1/").first.wait_for(timeout=10_000)

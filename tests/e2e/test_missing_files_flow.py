@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from curation.check import check_project
 from curation.project import Project
 from curation.store import open_store
 
+from .grid import tile
 from .harness import screenshot, served, wait_for_app
 from .test_review_flow import first_usable_ids
 
@@ -55,9 +57,10 @@ def test_review_and_train_with_missing_files(project_copy, page, tmp_path):
         wait_for_app(page)
         page.wait_for_timeout(1500)
         no_traceback(page)
-        assert page.locator(f".st-key-sel-{ids[0]}").count() == 1
+        assert tile(page, ids[0]).count() == 1
+        assert tile(page, ids[0]).get_by_text("Thumbnail missing").count() == 1
         screenshot(page, "missing-files-review-grid")
-        page.locator(f".st-key-open-{ids[3]} button").click()
+        tile(page, ids[3]).dblclick()
         wait_for_app(page)
         no_traceback(page)
         assert page.get_by_text("is missing").count() >= 1
@@ -86,8 +89,9 @@ def test_check_and_repair_through_a_running_server(project_copy, tmp_path):
     with served(root, tmp_path / "serve.log"):
         found = curation("check", root)
         assert found.returncode == 1 and "1 thumbnails missing" in found.stdout, found.stderr
-        refused = curation("check", root, "--json")
-        assert refused.returncode == 1 and "is being served" in refused.stderr
+        through_the_server = curation("check", root, "--json")
+        assert through_the_server.returncode == 1 and "1 problem found" in through_the_server.stderr
+        assert json.loads(through_the_server.stdout)["missing_thumbnails"] == 1
         repaired = curation("check", root, "--repair")
         assert repaired.returncode == 0, repaired.stderr
         assert "1 thumbnails rebuilt" in repaired.stdout and repaired.stdout.strip().endswith("Nothing is wrong.")
