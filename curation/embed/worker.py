@@ -40,8 +40,13 @@ def run(model_name: str, snapshot: Path, out: Path, device_name: str, batch_size
     model = prepare(embedder.network(weights), device)
     items = embedder.items(pd.read_parquet(snapshot))
     loader = crop_loader(embedder, items, batch_size, device, workers)
+    write_in_parts(embed_batches(model, loader, device), out)
+
+
+def write_in_parts(batches, out: Path) -> None:
+    """A part every `PART_CROPS` vectors, from (keys, vectors) batches (the Ray engine's too)."""
     keys, vectors, count, part = [], [], 0, 0
-    for batch_keys, batch_vectors in embed_batches(model, loader, device):
+    for batch_keys, batch_vectors in batches:
         keys.append(batch_keys)
         vectors.append(batch_vectors)
         count += len(batch_keys)

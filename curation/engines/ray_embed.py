@@ -21,7 +21,7 @@ from ..embed.base import UnknownEmbedder, get_embedder
 from ..device import DeviceUnavailable
 from ..embed.inference import CropDataset, plan_batches
 from ..embed.weights import WeightsMissing
-from ..embed.worker import PART_CROPS, write_vectors
+from ..embed.worker import write_in_parts
 from .ray_cluster import RayUnavailable, actor_pool, connect, set_torch_threads
 
 
@@ -83,20 +83,6 @@ def run(model: str, snapshot: Path, out: Path, device: str, batch_size: int, wei
         write_in_parts(((np.asarray(r["keys"]), np.asarray(r["vectors"])) for r in embedded.iter_rows()), out)
     finally:
         ray.shutdown()
-
-
-def write_in_parts(batches, out: Path) -> None:
-    """A part every `PART_CROPS` vectors, as the local worker writes them."""
-    keys, vectors, count, part = [], [], 0, 0
-    for batch_keys, batch_vectors in batches:
-        keys.append(batch_keys)
-        vectors.append(batch_vectors)
-        count += len(batch_keys)
-        if count >= PART_CROPS:
-            write_vectors(keys, vectors, out, part)
-            keys, vectors, count, part = [], [], 0, part + 1
-    if count:
-        write_vectors(keys, vectors, out, part)
 
 
 def main(argv: list[str] | None = None) -> int:
