@@ -104,3 +104,10 @@ def test_start_job_turns_bad_params_into_a_sentence(project):
 def test_form_defaults_come_from_the_operation():
     assert OPERATIONS["detect"].defaults() == {"device": "auto", "batch_size": 16, "engine": "local", "address": None}
     assert OPERATIONS["train"].defaults()["epochs"] == 30
+
+
+def test_no_params_field_shadows_what_the_command_line_keeps_for_itself():
+    reserved = {"dir", "run", "command"}
+    for op in OPERATIONS.values():
+        clash = {f.name for f in op.fields()} & reserved
+        assert not clash, f"{op.name}'s params name {clash}, which argparse already uses"

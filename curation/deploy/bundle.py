@@ -300,7 +300,7 @@ def bundle_line(card: dict, out: Path) -> str:
 def run_bundle(ctx) -> tuple[str, bool]:
     """The "bundle" job (curation.jobs.kinds): minutes on a CPU, so it runs like the others, in the
     process that holds the project (a served project is bundled by its server)."""
-    run = pick_run(ctx.store, ctx.params.run)
+    run = pick_run(ctx.store, ctx.params.run_id)
     out = Path(ctx.params.out) if ctx.params.out else bundle_folder(ctx.store.project.root, run["id"])
     ctx.progress(0, 1, f"bundling run #{run['id']}")
     card = make_bundle(ctx.store, out, run["id"], actor=ctx.actor or "cli")

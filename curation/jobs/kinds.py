@@ -121,7 +121,7 @@ class ProposeParams:
 class BundleParams:
     out: str | None = option(None, "the bundle's folder (default: <project>/bundles/run-NNNN, where the project's "
                              "server looks for a run's bundle)", positional=True, path=True)
-    run: int | None = option(None, "the finished run to bundle (default: the latest)", minimum=1)
+    run_id: int | None = option(None, "the finished run to bundle (default: the latest)", flag="--run", minimum=1)
 
 
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
