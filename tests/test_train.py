@@ -100,7 +100,7 @@ def test_a_run_records_its_version_split_predictions_and_model(project):
     rows, left_out = project.training_rows()
     assert left_out == {"label_conflicts": 2, "flagged": 3, "unlabelled": 0}
     version = project.query("SELECT images, left_out FROM dataset_versions WHERE id = ?", [run["dataset_version"]])
-    assert version[0][0] == len(rows) and json.loads(version[0][1]) == left_out
+    assert version[0][0] == len(rows) and json.loads(version[0][1]) == {**left_out, "missing_original": 0}
     preds = project.query_df("SELECT * FROM predictions WHERE run_id = ?", [run["id"]])
     assert len(preds) == len(rows) and set(preds["split"]) == {"train", "val"}
     assert preds["confidence"].between(0, 1).all() and (preds["loss"] >= 0).all()
@@ -126,6 +126,29 @@ def test_same_data_same_version_and_a_relabel_makes_a_new_one(project):
     changed = project.changed_predictions(first["id"], second["id"])
     assert set(changed.columns) == {"image_id", "label", "before", "after", "confidence", "split"}
     assert (changed["before"] != changed["after"]).all()
+
+
+def test_a_run_leaves_out_images_whose_original_is_missing(project):
+    rows, _ = project.training_rows()
+    lost = project.query("SELECT sha256, ext FROM images WHERE id = ?", [int(rows["image_id"].iloc[0])])[0]
+    project.project.original_path(*lost).unlink()
+    job_id = start_job(project, "train", QUICK.as_dict(), wait=True)
+    job = project.job(job_id)
+    assert job.status == "done", job.error
+    assert "1 image left out: its original is missing" in job.message
+    version = project.query("SELECT images, left_out FROM dataset_versions")[0]
+    assert version[0] == len(rows) - 1 and json.loads(version[1])["missing_original"] == 1
+
+
+def test_embedding_leaves_out_images_whose_original_is_missing(project):
+    from curation.embed.run import embed_project
+
+    lost = project.query("SELECT sha256, ext FROM images WHERE status = 'ok' ORDER BY id LIMIT 2")
+    for sha, ext in lost:
+        project.project.original_path(sha, ext).unlink()
+    summary = embed_project(project, "hog")
+    assert summary.missing == 2 and summary.embedded == project.scan_counts()["images"] - 2
+    assert "2 left out because their file is missing" in summary.line()
 
 
 def test_training_refuses_a_project_without_two_labels(tmp_path):

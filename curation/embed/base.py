@@ -45,6 +45,8 @@ class Embedder(ABC):
     #: The distance under which two vectors show the same identity, where the model's authors
     #: published one; None: cleaning estimates it from the project's labels.
     same_person: ClassVar[float | None] = None
+    #: The snapshot column naming the file each crop is cut from ("image": the original; "chip": the face chip).
+    reads: ClassVar[str] = "image"
 
     @abstractmethod
     def items(self, snapshot: pd.DataFrame) -> list[Item]:

@@ -164,6 +164,7 @@ class DlibResnet34(Embedder):
     dim = 128
     description = "dlib's face ResNet (29 conv layers, 99.38% on LFW), 128-d; ships with the package: works offline"
     same_person = 0.6  # dlib's documented threshold for this model (dlib/examples/dnn_face_recognition_ex.cpp)
+    reads = "chip"
 
     def items(self, snapshot: pd.DataFrame) -> list[Item]:
         return [Item(chip, (int(key),)) for key, chip in zip(snapshot["key"], snapshot["chip"])]

@@ -33,10 +33,13 @@ class EmbedSummary:
     unit: str
     embedded: int = 0
     already: int = 0
+    missing: int = 0
     cancelled: bool = False
 
     def line(self) -> str:
         text = f"{self.model}: {self.embedded} {self.unit} embedded, {self.already} embedded before"
+        if self.missing:
+            text += f", {self.missing} left out because their file is missing (`curation check` lists them)"
         return text + (" (cancelled)" if self.cancelled else "")
 
 
@@ -51,6 +54,11 @@ def embed_snapshot(project: Project, todo: pd.DataFrame) -> pd.DataFrame:
         for column in ("x1", "y1", "x2", "y2"):
             frame[column] = todo[column].astype(np.float64)
     return frame
+
+
+def present_files(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows whose file in `column` is on disk: a lost original or chip is left out, not a failed job."""
+    return frame[[Path(path).exists() for path in frame[column]]]
 
 
 def embed_project(store, model: str, device: str = "auto", batch_size: int = EmbedParams().batch_size,
@@ -75,7 +83,12 @@ def embed_project(store, model: str, device: str = "auto", batch_size: int = Emb
         return summary
     with work_folder(store.project.root, "embed") as work:
         snapshot = work / "snapshot.parquet"
-        embed_snapshot(store.project, todo).to_parquet(snapshot, index=False)
+        frame = embed_snapshot(store.project, todo)
+        present = present_files(frame, embedder.reads)
+        summary.missing = len(frame) - len(present)
+        if present.empty:
+            return summary
+        present.to_parquet(snapshot, index=False)
         args = [model, str(snapshot), str(work), "--device", device, "--batch-size", str(batch_size)]
         args += ["--workers", str(workers)] if workers is not None else []
         args += ["--weights", str(weights)] if weights else []

@@ -27,6 +27,13 @@ def check_trainable(snapshot: Snapshot) -> None:
         raise TrainingError("Training needs at least two labels with two usable, unflagged images each.")
 
 
+def with_originals(rows, left_out: dict):
+    """Keep the rows whose original is on disk, and count the others as left out (a lost file is not a failed run)."""
+    present = rows["path"].map(lambda path: Path(path).exists())
+    left_out["missing_original"] = int((~present).sum())
+    return rows[present.to_numpy()]
+
+
 def with_vectors(store, rows, left_out: dict, model: str):
     """Keep the rows that have a `model` vector, and count the others as left out."""
     joined = rows.merge(store.image_vectors(model), on="image_id", how="inner")
@@ -41,6 +48,7 @@ def prepare_run(ctx: JobContext, params: TrainParams) -> tuple[int, Path, Snapsh
     store, project = ctx.store, ctx.store.project
     rows, left_out = store.training_rows()
     rows["path"] = [str(project.original_path(sha, ext)) for sha, ext in zip(rows["sha256"], rows["ext"])]
+    rows = with_originals(rows, left_out)
     columns = ["image_id", "sha256", "path", "label"]
     if params.arch == "linear":
         rows, columns = with_vectors(store, rows, left_out, params.embedder), columns + ["vector"]
@@ -72,7 +80,7 @@ def record_epoch(ctx: JobContext, run_id: int, figures: dict) -> int:
 def run_train(ctx: JobContext) -> tuple[str, bool]:
     """The "train" job (curation.jobs.kinds)."""
     params = ctx.params
-    run_id, run_dir, _ = prepare_run(ctx, params)
+    run_id, run_dir, snapshot = prepare_run(ctx, params)
     ctx.progress(0, params.epochs, f"run #{run_id}: starting")
     try:
         cancelled = follow_worker("curation.train.worker", [str(run_dir)], run_dir / "worker.log",
@@ -88,4 +96,7 @@ def run_train(ctx: JobContext) -> tuple[str, bool]:
     ctx.store.finish_run(run_id, "done", result, model_path=str((run_dir / "model.pt").relative_to(root)),
                          torchscript_path=str((run_dir / "model.torchscript.pt").relative_to(root)),
                          predictions=str(run_dir / "predictions.parquet"))
-    return f"Run #{run_id} finished: validation accuracy {result['metrics']['accuracy']:.1%}.", False
+    missing = snapshot.left_out.get("missing_original", 0)
+    lost = (f" ({missing} image left out: its original is missing; `curation check` lists it)" if missing == 1 else
+            f" ({missing} images left out: their originals are missing; `curation check` lists them)" if missing else "")
+    return f"Run #{run_id} finished: validation accuracy {result['metrics']['accuracy']:.1%}{lost}.", False
