@@ -57,7 +57,7 @@ def connect(target: str | os.PathLike, token: str | None = None, actor: str | No
 
 def job_error(job: dict) -> str:
     """The one sentence that says why a job did not finish."""
-    return (job.get("error") or "").split(": ", 1)[-1] or job.get("message") or \
+    return job.get("error") or job.get("message") or \
         f"The {job['kind']} job ended as {job['status']}."
 
 

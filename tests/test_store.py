@@ -381,6 +381,15 @@ def test_a_job_that_raises_ends_failed_with_its_error(project, job_kind):
     assert not job.active
 
 
+def test_a_job_that_fails_with_the_projects_own_error_reads_as_its_sentence(project, job_kind):
+    def refuse(ctx):
+        raise jobs.JobError("There is nothing to do yet: ingest some images first.")
+
+    job_kind("test_refuses", refuse)
+    job = project.job(jobs.start_job(project, "test_refuses", {}, wait=True))
+    assert job.status == "failed" and job.error == "There is nothing to do yet: ingest some images first."
+
+
 def test_jobs_refuse_unknown_kinds_and_a_second_run_of_a_kind(project, job_kind):
     with pytest.raises(jobs.JobError, match="There is no job kind"):
         jobs.start_job(project, "no_such_kind", {})

@@ -57,7 +57,18 @@ def run_job(store, job_id: int, kind: str, params: Any, actor: str | None = None
         store.finish_job(job_id, "cancelled" if cancelled else "done", message)
     except Exception as exc:
         log.exception("job %s (%s) failed", job_id, kind)
-        finish_when_possible(store, job_id, error=f"{type(exc).__name__}: {exc}")
+        finish_when_possible(store, job_id, error=failure_sentence(exc))
+
+
+def failure_sentence(exc: BaseException) -> str:
+    """What a failed job says. The project's own errors, and errors raised with a written sentence
+    (a capital, a full stop), read as they are; anything else (a bug, the OS's words) keeps its
+    type's name, the clue a user can report."""
+    text = str(exc)
+    own = type(exc).__module__.split(".")[0] == "curation"
+    if text and (own or (text[0].isupper() and text.endswith("."))):
+        return text
+    return f"{type(exc).__name__}: {text}"
 
 
 FINISH_RETRY_S = 2.0

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..jobs import JobContext
 from ..jobs.kinds import TrainParams
 from ..jobs.worker import WorkerFailed, follow_worker
@@ -29,9 +31,9 @@ def check_trainable(snapshot: Snapshot) -> None:
 
 def with_originals(rows, left_out: dict):
     """Keep the rows whose original is on disk, and count the others as left out (a lost file is not a failed run)."""
-    present = rows["path"].map(lambda path: Path(path).exists())
+    present = np.array([Path(path).exists() for path in rows["path"]], dtype=bool)
     left_out["missing_original"] = int((~present).sum())
-    return rows[present.to_numpy()]
+    return rows[present]
 
 
 def with_vectors(store, rows, left_out: dict, model: str):
