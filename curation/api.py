@@ -378,8 +378,8 @@ async def export_imagefolder(request: Request, caller: Caller) -> Response:
     """Usable, labelled images as one zip of `<label>/<sha256>.<ext>` (stored, not recompressed)."""
     store = served_store()
     await run_in_threadpool(store.require, caller.actor, "export")
-    body, rows = await run_in_threadpool(exports.imagefolder_zip, store)
-    return Response(body, media_type="application/zip", headers={"X-Rows": str(rows)})
+    chunks, rows = await run_in_threadpool(exports.imagefolder_zip, store)
+    return StreamingResponse(chunks, media_type="application/zip", headers={"X-Rows": str(rows)})
 
 
 async def last_check(request: Request, caller: Caller) -> dict:

@@ -18,9 +18,10 @@ import io
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from .project import project_at
 from .serving import live_server
@@ -256,6 +257,21 @@ class ServedProject(ProjectClient):
             raise ClientError(_sentence(response))
         return response
 
+    def download(self, path: str, into: BinaryIO) -> None:
+        """A GET whose body is streamed into a file, never held whole (an image-folder zip)."""
+        import httpx
+
+        try:
+            with self.http.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ClientError(_sentence(response))
+                for chunk in response.iter_bytes(1 << 20):
+                    into.write(chunk)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"The server at {self.url} did not answer ({type(exc).__name__}): is it running?") from None
+        into.seek(0)
+
     def serves(self, root: Path) -> bool:
         """Whether this server holds the project at `root` (a copied folder carries its original's
         serve.json, which names the original's server)."""
@@ -316,8 +332,9 @@ class ServedProject(ProjectClient):
     def imagefolder(self, out: Path) -> int:
         from .export import unpack_imagefolder
 
-        response = self.call("GET", "/exports/imagefolder")
-        return unpack_imagefolder(response.content, Path(out))
+        with tempfile.TemporaryFile() as download:
+            self.download("/exports/imagefolder", download)
+            return unpack_imagefolder(download, Path(out))
 
     def check(self, repair: bool = False, progress: JobUpdate | None = None) -> dict:
         """The server's check job, followed to its end; then the report it kept."""

@@ -19,12 +19,15 @@ import io
 import os
 import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
 from .names import repair_name
 
+CHUNK = 1 << 20
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -94,26 +97,53 @@ def export_imagefolder(store, out: Path) -> int:
     return len(copies)
 
 
-def imagefolder_zip(store) -> tuple[bytes, int]:
-    """The image folder as one zip (stored, not recompressed) and its number of images."""
-    entries = imagefolder_entries(store)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+class ChunkSink(io.RawIOBase):
+    """An unseekable file that keeps what is written until `take` hands it on (zipfile then writes
+    each member's sizes after its data, so the archive never has to be held whole)."""
+
+    def __init__(self):
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data, self.chunks = b"".join(self.chunks), []
+        return data
+
+
+def zip_chunks(entries: list[tuple[Path, str]]) -> Iterator[bytes]:
+    """A stored (not recompressed) zip of `entries`, yielded member by member: memory stays at one
+    file's size whatever the dataset's, so a million-image export streams."""
+    sink = ChunkSink()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for source, relative in entries:
             archive.write(source, relative)
-    return buffer.getvalue(), len(entries)
+            yield sink.take()
+    yield sink.take()
 
 
-def unpack_imagefolder(data: bytes, out: Path) -> int:
+def imagefolder_zip(store) -> tuple[Iterator[bytes], int]:
+    """The image folder as a stream of zip chunks, and its number of images."""
+    entries = imagefolder_entries(store)
+    return zip_chunks(entries), len(entries)
+
+
+def unpack_imagefolder(archive_file: Path | BinaryIO, out: Path) -> int:
     """Write an image-folder zip (from a server) into OUT; ExportError, before anything is written,
     when a member would land outside OUT."""
     root = Path(os.path.abspath(out))
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    with zipfile.ZipFile(archive_file) as archive:
         members = [(member, inside(root, *member.filename.split("/"))) for member in archive.infolist()
                    if not member.is_dir()]
         for member, target in members:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(archive.read(member))
+            with archive.open(member) as source, open(target, "wb") as copy:
+                shutil.copyfileobj(source, copy, CHUNK)
     return len(members)
 
 

@@ -40,6 +40,19 @@ def wait_for_jobs(store, seconds: float = 30) -> None:
         time.sleep(0.05)
 
 
+def test_a_client_unpacks_the_streamed_image_folder(served, tmp_path):
+    from curation.client import ServedProject
+
+    client, store = served
+    remote = ServedProject("http://127.0.0.1", TOKEN)
+    remote.http = client
+    client.base_url = "http://127.0.0.1/api/v1"
+    written = remote.imagefolder(tmp_path / "out")
+    files = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*"))
+    expected = sorted(f"{label}/{sha}.{ext}" for sha, ext, label in store.labelled_originals())
+    assert written == len(files) == len(expected) > 0 and files == expected
+
+
 def test_no_token_or_a_forged_one_gets_401_and_nothing_else(served):
     client, _ = served
     bare = TestClient(client.app, base_url="http://127.0.0.1")

@@ -94,6 +94,20 @@ def test_the_cli_export_goes_through_the_library(project, tmp_path, capsys):
     assert "imagefolder writes images only" in capsys.readouterr().err
 
 
+def test_the_imagefolder_zip_streams_one_member_at_a_time(tmp_path):
+    from curation.export import zip_chunks
+
+    files = []
+    for n in range(3):
+        files.append((tmp_path / f"{n}.jpg", f"label/{n}.jpg"))
+        files[-1][0].write_bytes(bytes([n]) * 200_000)
+    chunks = list(zip_chunks(files))
+    assert len(chunks) == 4 and all(len(chunk) < 250_000 for chunk in chunks)
+    with zipfile.ZipFile(io.BytesIO(b"".join(chunks))) as archive:
+        assert archive.testzip() is None
+        assert [archive.read(f"label/{n}.jpg") for n in range(3)] == [bytes([n]) * 200_000 for n in range(3)]
+
+
 def test_the_audit_tables_zip_neutralises_formulas():
     from curation.ui.audit import tables_zip
 
@@ -105,15 +119,16 @@ def test_the_audit_tables_zip_neutralises_formulas():
 
 def test_the_imagefolder_zip_uses_safe_folders_and_unpacking_refuses_escapes(project, tmp_path):
     hostile_project(project, tmp_path, PATHS)
-    data, n = imagefolder_zip(project)
+    chunks, n = imagefolder_zip(project)
+    data = b"".join(chunks)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
     assert n == len(PATHS) and all(".." not in name.split("/") and not name.startswith("/") for name in names)
-    assert unpack_imagefolder(data, tmp_path / "unpacked") == len(PATHS)
+    assert unpack_imagefolder(io.BytesIO(data), tmp_path / "unpacked") == len(PATHS)
     evil = io.BytesIO()
     with zipfile.ZipFile(evil, "w") as archive:
         archive.writestr("ok/a.jpg", b"x")
         archive.writestr("../../escape-zip.jpg", b"x")
     with pytest.raises(ExportError, match="outside"):
-        unpack_imagefolder(evil.getvalue(), tmp_path / "evil")
+        unpack_imagefolder(evil, tmp_path / "evil")
     assert not (tmp_path / "evil" / "ok").exists() and not (tmp_path.parent / "escape-zip.jpg").exists()
