@@ -367,11 +367,10 @@ async def export(request: Request, caller: Caller) -> Response:
     if what == "embeddings" and fmt == "csv":
         raise ApiError(400, "Embeddings are exported as Parquet: use format=parquet.")
     run = whole(query["run"], "run") if query.get("run") else None
-    frame = await run_in_threadpool(exports.table, store, what, run, query.get("model") or None)
-    body = await run_in_threadpool(exports.table_bytes, frame, fmt)
-    return Response(body, media_type="text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
-                    headers={"Content-Disposition": f'attachment; filename="{what}.{fmt}"',
-                             "X-Rows": str(len(frame))})
+    rows, chunks = await run_in_threadpool(exports.stream_export, store, what, fmt, run, query.get("model") or None)
+    return StreamingResponse(chunks, media_type="text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
+                             headers={"Content-Disposition": f'attachment; filename="{what}.{fmt}"',
+                                      "X-Rows": str(rows)})
 
 
 async def export_imagefolder(request: Request, caller: Caller) -> Response:

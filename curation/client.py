@@ -105,8 +105,10 @@ class ProjectClient:
         if out.is_dir():
             out = out / f"{what}.{fmt}"
         out.parent.mkdir(parents=True, exist_ok=True)
-        data, rows = self.export_bytes(what, fmt, run=run, model=model)
-        out.write_bytes(data)
+        partial = out.with_name(out.name + ".partial")
+        with open(partial, "wb") as file:
+            rows = self.export_into(file, what, fmt, run=run, model=model)
+        partial.replace(out)
         return rows, out
 
 
@@ -180,14 +182,16 @@ class DirectProject(ProjectClient):
 
         return _follow(self, job_id, updates, on_update)
 
-    def export_bytes(self, what: str, fmt: str, run: int | None = None,
-                     model: str | None = None) -> tuple[bytes, int]:
-        """The export's file content and its number of rows."""
-        from .export import table, table_bytes
+    def export_into(self, file: BinaryIO, what: str, fmt: str, run: int | None = None,
+                    model: str | None = None) -> int:
+        """Write the export's file into `file`, batch by batch; its number of rows."""
+        from .export import stream_export
 
         self.store.require(self.actor, "export")
-        frame = table(self.store, what, run, model)
-        return table_bytes(frame, fmt), len(frame)
+        rows, chunks = stream_export(self.store, what, fmt, run, model)
+        for chunk in chunks:
+            file.write(chunk)
+        return rows
 
     def imagefolder(self, out: Path) -> int:
         from .export import export_imagefolder
@@ -257,12 +261,13 @@ class ServedProject(ProjectClient):
             raise ClientError(_sentence(response))
         return response
 
-    def download(self, path: str, into: BinaryIO) -> None:
-        """A GET whose body is streamed into a file, never held whole (an image-folder zip)."""
+    def download(self, path: str, into: BinaryIO, **query) -> dict:
+        """A GET whose body is streamed into a file, never held whole (an export, an image-folder
+        zip); the answer's headers."""
         import httpx
 
         try:
-            with self.http.stream("GET", path) as response:
+            with self.http.stream("GET", path, params={k: v for k, v in query.items() if v is not None}) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise ClientError(_sentence(response))
@@ -271,6 +276,7 @@ class ServedProject(ProjectClient):
         except httpx.HTTPError as exc:
             raise ClientError(f"The server at {self.url} did not answer ({type(exc).__name__}): is it running?") from None
         into.seek(0)
+        return dict(response.headers)
 
     def serves(self, root: Path) -> bool:
         """Whether this server holds the project at `root` (a copied folder carries its original's
@@ -324,10 +330,10 @@ class ServedProject(ProjectClient):
 
         return _follow(self, job_id, updates, on_update)
 
-    def export_bytes(self, what: str, fmt: str, run: int | None = None,
-                     model: str | None = None) -> tuple[bytes, int]:
-        response = self.call("GET", f"/exports/{what}", format=fmt, run=run, model=model)
-        return response.content, int(response.headers.get("x-rows", 0))
+    def export_into(self, file: BinaryIO, what: str, fmt: str, run: int | None = None,
+                    model: str | None = None) -> int:
+        headers = self.download(f"/exports/{what}", file, format=fmt, run=run, model=model)
+        return int(headers.get("x-rows", 0))
 
     def imagefolder(self, out: Path) -> int:
         from .export import unpack_imagefolder

@@ -24,10 +24,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .names import repair_name
 
 CHUNK = 1 << 20
+EXPORT_BATCH_ROWS = 50_000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -52,30 +55,43 @@ def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def csv_text(frame: pd.DataFrame) -> str:
+def csv_text(frame: pd.DataFrame, header: bool = True) -> str:
     """`frame` as CSV text with every formula-like cell neutralised: the project's only CSV writer."""
-    return neutralised(frame).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
+    return neutralised(frame).to_csv(index=False, header=header, quoting=csv.QUOTE_NONNUMERIC)
 
 
 
-def table(store, what: str, run_id: int | None = None, model: str | None = None) -> pd.DataFrame:
-    """DESIGN.md's export `what` as a table (one row per source)."""
+def table(store, what: str, run_id: int | None = None, model: str | None = None, batch_rows: int | None = None):
+    """DESIGN.md's export `what` as a table (one row per source); with `batch_rows`, a `Streamed`
+    (row count and Arrow batches) to write with `file_chunks`."""
     if what == "images":
-        return store.export_images()
+        return store.export_images(batch_rows)
     if what == "predictions":
-        return store.export_predictions(run_id)
+        return store.export_predictions(run_id, batch_rows)
     if what == "embeddings":
-        return store.export_embeddings(model)
-    return store.export_suggestions(model)
+        return store.export_embeddings(model, batch_rows)
+    return store.export_suggestions(model, batch_rows)
 
 
-def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """The file of `frame` as CSV (formula-proof, `csv_text`) or Parquet."""
+def file_chunks(batches: Iterator[pa.RecordBatch], fmt: str) -> Iterator[bytes]:
+    """The export file, written batch by batch: CSV (formula-proof, `csv_text`) or Parquet."""
     if fmt == "csv":
-        return csv_text(frame).encode("utf-8")
-    out = io.BytesIO()
-    frame.to_parquet(out, index=False)
-    return out.getvalue()
+        for n, batch in enumerate(batches):
+            yield csv_text(batch.to_pandas(), header=n == 0).encode("utf-8")
+        return
+    sink, writer = ChunkSink(), None
+    for batch in batches:
+        writer = writer or pq.ParquetWriter(sink, batch.schema)
+        writer.write_batch(batch)
+        yield sink.take()
+    writer.close()
+    yield sink.take()
+
+
+def stream_export(store, what: str, fmt: str, run_id: int | None = None, model: str | None = None) -> tuple[int, Iterator[bytes]]:
+    """(rows, the file's bytes in chunks) of an export, never held whole."""
+    streamed = table(store, what, run_id, model, batch_rows=EXPORT_BATCH_ROWS)
+    return streamed.rows, file_chunks(streamed.batches, fmt)
 
 
 def imagefolder_entries(store) -> list[tuple[Path, str]]:
@@ -103,13 +119,18 @@ class ChunkSink(io.RawIOBase):
 
     def __init__(self):
         self.chunks: list[bytes] = []
+        self.position = 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
         self.chunks.append(bytes(data))
+        self.position += len(data)
         return len(data)
+
+    def tell(self) -> int:
+        return self.position
 
     def take(self) -> bytes:
         data, self.chunks = b"".join(self.chunks), []

@@ -14,7 +14,7 @@ import pytest
 from curation import synth
 from curation.cli import main
 from curation.export import (ExportError, csv_text, export_imagefolder, folder_names, imagefolder_zip, inside,
-                             table, table_bytes, unpack_imagefolder)
+                             file_chunks, table, unpack_imagefolder)
 from curation.ingest import ingest
 
 FORMULAS = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
@@ -70,10 +70,29 @@ def test_a_target_outside_out_is_refused(tmp_path):
 
 def test_csv_export_neutralises_formulas(project, tmp_path):
     hostile_project(project, tmp_path, FORMULAS)
-    text = table_bytes(table(project, "images"), "csv").decode()
+    text = b"".join(file_chunks(table(project, "images", batch_rows=2).batches, "csv")).decode()
     assert_no_formula(text)
     labels = pd.read_csv(io.StringIO(text))["label"].tolist()
     assert sorted(labels) == sorted("'" + f for f in FORMULAS)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_written_in_small_batches_is_the_whole_table(project, tmp_path, fmt):
+    hostile_project(project, tmp_path, ["a", "b", "c", "d", "e"])
+    whole = table(project, "images")
+    streamed = table(project, "images", batch_rows=2)
+    data = b"".join(file_chunks(streamed.batches, fmt))
+    read = pd.read_csv(io.BytesIO(data)) if fmt == "csv" else pd.read_parquet(io.BytesIO(data))
+    assert streamed.rows == len(read) == len(whole) == 5
+    assert list(read.columns) == list(whole.columns) and read["source"].tolist() == whole["source"].tolist()
+
+
+def test_an_empty_export_still_has_its_columns(project):
+    for fmt in ("csv", "parquet"):
+        streamed = table(project, "predictions", batch_rows=2)
+        data = b"".join(file_chunks(streamed.batches, fmt))
+        read = pd.read_csv(io.BytesIO(data)) if fmt == "csv" else pd.read_parquet(io.BytesIO(data))
+        assert streamed.rows == 0 and list(read.columns) == ["run", "source", "label", "predicted", "confidence", "loss", "split"]
 
 
 def test_csv_text_leaves_numbers_and_plain_text_alone():

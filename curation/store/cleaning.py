@@ -183,17 +183,17 @@ class CleaningQueries:
                 decided += decide_one(cur, events, row, accept)
         return decided, len(rows) - decided
 
-    def export_suggestions(self, model: str | None = None) -> pd.DataFrame:
+    def export_suggestions(self, model: str | None = None, batch_rows: int | None = None):
         """DESIGN.md's suggestions export: one row per source and face judged in the latest cleaning
-        of each label (of `model`, if given)."""
-        return self.query_df(
+        of each label (of `model`, if given; with `batch_rows`: Arrow batches, streamed)."""
+        return self.query_frame_or_batches(
             f"""
             WITH latest AS ({LATEST_PER_LABEL})
             SELECT src.source, f.face, s.label, s.action, s.target_label, s.score
             FROM suggestions s JOIN latest ON latest.run_id = s.run_id AND latest.label = s.label
             JOIN sources src ON src.image_id = s.image_id LEFT JOIN faces f ON f.id = s.face_id
             WHERE s.action <> 'merge' ORDER BY src.source, f.face
-            """, [model, model])[EXPORT_SUGGESTION_COLUMNS]
+            """, [model, model], batch_rows)
 
     def flag_duplicate_twins(self, twins: list[tuple[int, int, str, float]], actor: str) -> int:
         """Flag each (image, twin, twin's label, distance) as a duplicate, unless it already is."""

@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import duckdb
@@ -75,6 +77,14 @@ def write_failed(project: Project, exc: BaseException) -> WriteFailed | None:
 
 class EditError(ValueError):
     """An edit the user asked for that cannot be made, with a sentence that says why."""
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A query's result read batch by batch: how many rows, and the Arrow batches."""
+
+    rows: int
+    batches: Iterator[pa.RecordBatch]
 
 
 class WriteFailed(ProjectError, EditError):
@@ -161,6 +171,29 @@ class Database:
             return cur.execute(sql, params or []).df()
         finally:
             cur.close()
+
+    def query_batches(self, sql: str, params=None, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """A query's rows as Arrow batches of at most `rows`, read as they are consumed: an export of a
+        million rows never sits whole in memory. An empty result is one empty batch with its columns."""
+        cur = self._con.cursor()
+        try:
+            reader = cur.sql(sql, params=params or []).to_arrow_reader(rows)
+            empty = True
+            for batch in reader:
+                empty = False
+                yield batch
+            if empty:
+                yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+        finally:
+            cur.close()
+
+    def query_frame_or_batches(self, sql: str, params=None, batch_rows: int | None = None):
+        """The whole result as a DataFrame, or with `batch_rows`, a `Streamed`: its row count (asked
+        first, so an HTTP answer can name it before its body) and its `query_batches`."""
+        if batch_rows is None:
+            return self.query_df(sql, params)
+        rows = self.query(f"SELECT count(*) FROM ({sql}) AS counted", params)[0][0]
+        return Streamed(rows, self.query_batches(sql, params, batch_rows))
 
     def rows_with_vectors(self, sql: str, params=None) -> tuple[pd.DataFrame, np.ndarray]:
         """A query with a `vector` column: the other columns as a DataFrame and the vectors as one

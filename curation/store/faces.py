@@ -20,7 +20,6 @@ import pandas as pd
 
 from .db import next_id, utcnow
 
-EXPORT_EMBEDDING_COLUMNS = ["source", "face", "label", "box", "model", "vector"]
 
 
 class FaceQueries:
@@ -100,9 +99,10 @@ class FaceQueries:
             "e.vector FROM face_embeddings e JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id "
             "WHERE e.model = ? ORDER BY f.id", [model])
 
-    def export_embeddings(self, model: str | None = None) -> pd.DataFrame:
-        """DESIGN.md's embeddings export: one row per source and face (or whole image) and model."""
-        return self.query_df(
+    def export_embeddings(self, model: str | None = None, batch_rows: int | None = None):
+        """DESIGN.md's embeddings export: one row per source and face (or whole image) and model
+        (with `batch_rows`: Arrow batches, streamed)."""
+        return self.query_frame_or_batches(
             """
             SELECT s.source, f.face, i.label, [f.x1, f.y1, f.x2, f.y2] AS box, e.model, e.vector
             FROM face_embeddings e JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id
@@ -112,4 +112,4 @@ class FaceQueries:
             FROM image_embeddings e JOIN images i ON i.id = e.image_id
             JOIN sources s ON s.image_id = i.id WHERE ? IS NULL OR e.model = ?
             ORDER BY source, model, face NULLS FIRST
-            """, [model, model, model, model])[EXPORT_EMBEDDING_COLUMNS]
+            """, [model, model, model, model], batch_rows)

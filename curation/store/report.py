@@ -39,10 +39,11 @@ class ReportQueries:
             "agreement": self.agreement_summary(),
         }
 
-    def export_images(self):
-        return self.query_df(
+    def export_images(self, batch_rows: int | None = None):
+        """DESIGN.md's images export, one row per source (with `batch_rows`: Arrow batches, streamed)."""
+        return self.query_frame_or_batches(
             "SELECT s.source, CASE WHEN i.sha256 LIKE 'unread:%' THEN NULL ELSE i.sha256 END AS sha256, i.label, i.status, i.reason, i.width, i.height, s.provider, s.url, s.license "
-            "FROM sources s JOIN images i ON i.id = s.image_id ORDER BY s.source")
+            "FROM sources s JOIN images i ON i.id = s.image_id ORDER BY s.source", [], batch_rows)
 
     def labelled_originals(self) -> list[tuple[str, str, str]]:
         """(sha256, ext, label) of every usable, labelled image, for an image-folder export."""

@@ -139,12 +139,13 @@ class TrainQueries:
             "WHERE a.run_id = ? AND b.run_id = ? AND a.predicted <> b.predicted ORDER BY b.image_id LIMIT ?",
             [run_a, run_b, limit])
 
-    def export_predictions(self, run_id: int | None = None):
-        """One row per (run, source): DESIGN.md's predictions export; every run unless one is named."""
-        return self.query_df(
+    def export_predictions(self, run_id: int | None = None, batch_rows: int | None = None):
+        """One row per (run, source): DESIGN.md's predictions export; every run unless one is named
+        (with `batch_rows`: Arrow batches, streamed)."""
+        return self.query_frame_or_batches(
             "SELECT p.run_id AS run, s.source, p.label, p.predicted, p.confidence, p.loss, p.split "
             "FROM predictions p JOIN sources s ON s.image_id = p.image_id WHERE ? IS NULL OR p.run_id = ? "
-            "ORDER BY p.run_id, s.source", [run_id, run_id])
+            "ORDER BY p.run_id, s.source", [run_id, run_id], batch_rows)
 
 
 def run_dict(row) -> dict:
