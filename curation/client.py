@@ -14,7 +14,6 @@ always could. The command line itself is built on this, so it behaves the same e
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
@@ -69,8 +68,15 @@ class ProjectClient:
 
     def run(self, kind: str, progress: JobUpdate | None = None, **params) -> dict:
         """Start a job and follow it to its end (Ctrl+C cancels it and waits for it to stop)."""
+        show = progress or progress_bar(kind)
         job = self.start(kind, **params)
-        return self.follow(job["id"], progress or progress_bar(kind))
+        try:
+            return self.follow(job["id"], show)
+        except KeyboardInterrupt:
+            # Ctrl+C in the instant between the start and the following (or a second one while it
+            # stops): the job still runs, so ask again and wait for it.
+            self.cancel(job["id"])
+            return self.follow(job["id"], show)
 
     def images(self, limit: int | None = None, **filters):
         """The filtered images (Review's filters: status, label, unlabelled, flag, source, duplicates,
@@ -92,8 +98,10 @@ class ProjectClient:
         import numpy as np
         import pandas as pd
 
-        data, _ = self.export_bytes("embeddings", "parquet", model=model)
-        frame = pd.read_parquet(io.BytesIO(data))
+        with tempfile.TemporaryFile() as file:
+            self.export_into(file, "embeddings", "parquet", model=model)
+            file.seek(0)
+            frame = pd.read_parquet(file)
         matrix = np.stack(frame.pop("vector").to_numpy()).astype(np.float32) if len(frame) else \
             np.zeros((0, 0), np.float32)
         return frame, matrix
