@@ -116,6 +116,16 @@ def test_calibration_tightens_the_distance_when_people_look_alike():
     assert "moved from 0.600" in calibration.source("dlib's 0.6")
 
 
+def test_calibration_tightens_for_a_few_lookalikes_among_many_distinct_people():
+    """Each face's nearest other person decides: four lookalikes hide among 30 distinct people if
+    every other person counts (most are far from everyone)."""
+    rng = np.random.default_rng(9)
+    pools = uniform_people(rng, 4, 10, spread=0.03, shift=0.2) + [("q%d" % i, person(rng, 10)) for i in range(30)]
+    vectors, images, labels = project(*pools)
+    calibration = calibrate(vectors, images, labels, SAME)
+    assert calibration.people == 34 and calibration.value < calibration.other < SAME
+
+
 def test_calibration_keeps_the_prior_when_the_data_agree_with_it():
     rng = np.random.default_rng(6)
     vectors, images, labels = project(*[("p%d" % i, person(rng, 10)) for i in range(8)])

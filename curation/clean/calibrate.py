@@ -51,20 +51,22 @@ def person_cores(vectors, image_ids, labels, prior: float, attributes=None) -> l
 
 
 def same_and_other(vectors, image_ids, cores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Each core face's median distance to the rest of its core, and to each other core."""
+    """Each core face's median distance to the rest of its core, and to the nearest other core: the
+    person it could be mistaken for (its distance to every other core would mostly measure people
+    who are nowhere near, and hide the few who are)."""
     rows = np.concatenate(cores)
     owner = np.concatenate([np.full(len(core), i) for i, core in enumerate(cores)])
     sample = np.random.default_rng(0).permutation(len(rows))[:SAMPLE]
     distances = pairwise_distances(vectors[rows[sample]], vectors[rows])
     distances[image_ids[rows[sample]][:, None] == image_ids[rows][None, :]] = np.nan
-    same, other = [], []
+    same, nearest = np.full(len(sample), np.inf), np.full(len(sample), np.inf)
     for i in range(len(cores)):
         columns = distances[:, owner == i]
         medians = np.nanmedian(np.where(np.isnan(columns).all(1, keepdims=True), np.inf, columns), axis=1)
         mine = owner[sample] == i
-        same.append(medians[mine & np.isfinite(medians)])
-        other.append(medians[~mine & np.isfinite(medians)])
-    return np.concatenate(same), np.concatenate(other)
+        same[mine] = medians[mine]
+        nearest[~mine] = np.minimum(nearest[~mine], medians[~mine])
+    return same[np.isfinite(same)], nearest[np.isfinite(nearest)]
 
 
 def best_separation(same: np.ndarray, other: np.ndarray) -> float:
