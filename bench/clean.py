@@ -3,12 +3,15 @@ issue 17 ("today") and ours, on adversarial draws.
 
 The noisy sets are built from ../shared/data (lfw10, orl39) as its README describes: to each
 identity's images, impostor images are added at a ratio r of impostor images per true image
-(r = 2.0: the person is a third of the pool), drawn (again for each of --draws seeds) five ways:
+(r = 2.0: the person is a third of the pool), drawn (again for each of --draws seeds) six ways:
 from every other person ("all"), from one other person ("one"), from two ("two"), two photos of one
-impostor plus the rest from all ("pair"), and from one person who has no label in the project
-("outside": half the people, at random, have no pool). The truth of every face is known: the
-labelled person's face is, in each of their images, the one nearest the image centre (lfw10's
-README); every other face in the pool (impostor images, bystanders in the person's photos) is not.
+impostor plus the rest from all ("pair"), from one person who has no label in the project
+("outside": half the people, at random, have no pool), and "five": a project of five people drawn
+at random with five photos each under their label, the impostors from the other four, one of whom
+gives up to six (another labelled person outnumbers the label's own, six against five). The truth
+of every face is known: the labelled person's face is, in each of their images, the one nearest
+the image centre (lfw10's README); every other face in the pool (impostor images, bystanders in
+the person's photos) is not.
 
 Printed per set, draw and ratio, summed over identities and draws: the share of impostor faces
 removed and of true faces lost (Ng & Winkler's "false positives removed" and "true positives
@@ -64,26 +67,36 @@ def embedded_faces(data: Path, cache: Path, model: str) -> tuple[pd.DataFrame, n
     return faces, vectors
 
 
-DRAWS = ("all", "one", "two", "pair", "outside")
+DRAWS = ("all", "one", "two", "pair", "outside", "five")
+FIVE_PEOPLE, FIVE_OWN = 5, 5
 DRAW_WORDS = {"all": "impostors from every other person", "one": "impostors from one other person",
               "two": "impostors from two other people", "pair": "two photos of one impostor, the rest from all",
-              "outside": "impostors from one person who has no label in the project"}
+              "outside": "impostors from one person who has no label in the project",
+              "five": "five people with five photos each; impostors from the other four, one of them giving "
+                      "up to six (another labelled person outnumbers the label's own)"}
 
 
 def noisy_dataset(faces: pd.DataFrame, ratio: float, rng: np.random.Generator, draw: str = "all") -> pd.DataFrame:
     """Every identity's pool (its images plus impostor images of others, drawn as `draw` says), as
     face rows with the pool's label, whether the face is that person, and who the face really shows.
-    For "outside", half the people (at random) have no pool: they are the impostors of the others."""
+    For "outside", half the people (at random) have no pool: they are the impostors of the others.
+    For "five", the project is FIVE_PEOPLE people drawn at random, FIVE_OWN photos each under their
+    label (the rest of their photos unlabelled), and the impostors come from the other four."""
     images = faces.groupby("image_id")["label"].first()
     shows = np.where(faces["person"], faces["label"], None)
     people = np.array(sorted(images.unique()), dtype=object)
     pooled, outsiders = people, None
+    if draw == "five":
+        pooled = np.sort(rng.choice(people, size=FIVE_PEOPLE, replace=False))
+        images = images[images.isin(pooled)]
     if draw == "outside":
         order = rng.permutation(people)
         pooled, outsiders = np.sort(order[: len(order) // 2]), order[len(order) // 2:]
     pools = []
     for number, label in enumerate(pooled):
         own = images.index[images == label]
+        if draw == "five":
+            own = rng.choice(own, size=min(FIVE_OWN, len(own)), replace=False)
         wanted = round(ratio * len(own))
         impostors = impostor_images(images, label, wanted, rng, draw, outsiders, number)
         rows = np.flatnonzero(faces["image_id"].isin(np.concatenate([own, impostors])).to_numpy())
@@ -102,6 +115,11 @@ def impostor_images(images: pd.Series, label: str, wanted: int, rng, draw: str, 
     else:
         sources = others
     candidates = images.index[images.isin(sources)].to_numpy()
+    if draw == "five":
+        favoured = rng.choice(others)
+        most = rng.choice(images.index[images == favoured].to_numpy(), size=min(wanted, FIVE_OWN + 1), replace=False)
+        rest = images.index[images.isin(others) & (images != favoured)].to_numpy()
+        return np.concatenate([most, rng.choice(rest, size=min(len(rest), wanted - len(most)), replace=False)])
     if draw == "pair" and wanted >= 2:
         twice = rng.choice(images.index[images == rng.choice(others)].to_numpy(), size=2, replace=False)
         rest = np.setdiff1d(candidates, twice)
@@ -222,7 +240,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--sets", nargs="+", default=["lfw10", "orl39"])
     parser.add_argument("--model", default="dlib-resnet34")
-    parser.add_argument("--draws", type=int, default=2, help="random impostor draws per set, draw kind and ratio")
+    parser.add_argument("--draws", type=int, default=4, help="random impostor draws per set, draw kind and ratio")
     parser.add_argument("--kinds", nargs="+", default=list(DRAWS), choices=DRAWS)
     parser.add_argument("--ratios", nargs="+", type=float, default=list(RATIOS))
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "curation" / "bench-clean")

@@ -42,6 +42,19 @@ def test_six_of_another_labels_person_against_five_of_the_person():
     assert not result.faces["ambiguous"].any() and not result.candidates
 
 
+def test_two_labels_that_each_hold_more_of_the_other_s_person_are_ambiguous():
+    """Six of Bob under Ada and six of Ada under Bob, against five of each own person: the swap
+    holds more faces, but nothing in the faces says which name is whose. No face is removed."""
+    rng = np.random.default_rng(0)
+    ada, bob = person(rng, 11), person(rng, 11)
+    vectors, images, labels = project(("Ada", np.vstack([ada[:5], bob[:6]])), ("Bob", np.vstack([bob[6:], ada[5:]])),
+                                      ("Cy", person(rng, 8)))
+    result = clean_labels(vectors, images, labels, SAME)
+    assert result.faces["ambiguous"].to_numpy()[:22].all() and not result.faces["ambiguous"].to_numpy()[22:].any()
+    assert "remove" not in set(result.faces["action"])
+    assert {c.label for c in result.candidates} == {"Ada", "Bob"}
+
+
 def test_today_s_largest_group_rule_would_have_taken_the_other_person():
     """The case above fails label by label: the check that the joint step is what fixes it."""
     from curation.clean.method import clean_identity

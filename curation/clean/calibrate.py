@@ -31,29 +31,61 @@ class Calibration:
     same: float | None
     other: float | None
     people: int
+    basis: str = "labels"
 
     def source(self, prior_source: str) -> str:
         if self.same is None:
             return f"{prior_source}; too few people ({self.people}) to calibrate it"
         verdict = "kept" if self.value == self.prior else f"moved from {self.prior:.3f}"
-        return (f"calibrated on {self.people} people of the project ({verdict}; one person's faces within "
+        where = "people of the project" if self.basis == "labels" else self.basis
+        return (f"calibrated on {self.people} {where} ({verdict}; one person's faces within "
                 f"{self.same:.3f}, another's from {self.other:.3f}; prior: {prior_source})")
 
 
-def person_cores(vectors, image_ids, labels, prior: float, attributes=None) -> list[np.ndarray]:
+def person_cores(vectors, image_ids, labels, prior: float, attributes=None) -> tuple[list[np.ndarray], np.ndarray, str]:
     """The rows of each label's person (its coherent groups), for labels that are one person
-    of at least MIN_PERSON faces, not ambiguous and not shared with another label."""
+    of at least MIN_PERSON faces, not ambiguous and not shared with another label. When fewer than
+    MIN_PEOPLE labels are decided (most pools hold two or three people of one size), the people
+    found in the pools (groups linked across the project) stand in, whatever label they are under:
+    one person's distinct images each, at least MIN_PERSON of them. Also which two cores are
+    known to be different people (see found_people)."""
     identities = resolve(vectors, image_ids, labels, prior, attributes)
     a = identities.assignment
-    return [pool.rows[identities.core(k)] for k, pool in enumerate(identities.pools)
-            if a.person[k] != NO_PERSON and not a.ambiguous[k] and not a.shared[k]
-            and len(identities.core(k)) >= MIN_PERSON]
+    cores = [pool.rows[identities.core(k)] for k, pool in enumerate(identities.pools)
+             if a.person[k] != NO_PERSON and not a.ambiguous[k] and not a.shared[k]
+             and len(identities.core(k)) >= MIN_PERSON]
+    if len(cores) >= MIN_PEOPLE:
+        return cores, ~np.eye(len(cores), dtype=bool), "labels"
+    return (*found_people(identities, image_ids), "people found in the pools")
 
 
-def same_and_other(vectors, image_ids, cores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Each core face's median distance to the rest of its core, and to the nearest other core: the
-    person it could be mistaken for (its distance to every other core would mostly measure people
-    who are nowhere near, and hide the few who are)."""
+def found_people(identities, image_ids: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each linked person's rows, one per image, for those with at least MIN_PERSON images, and
+    which two of them are known apart: they sit side by side in one pool as groups the prior kept
+    apart. Two people linked nowhere may be one person whose photos did not link across pools
+    (its nearest "other" would then be itself, and pull the distance down)."""
+    people: dict[int, list[np.ndarray]] = {}
+    for pool, persons in zip(identities.pools, identities.persons):
+        for group, person in zip(pool.groups, persons):
+            people.setdefault(int(person), []).append(pool.rows[group])
+    kept = [p for p, parts in people.items() if len(np.unique(image_ids[np.concatenate(parts)])) >= MIN_PERSON]
+    index = {p: i for i, p in enumerate(kept)}
+    apart = np.zeros((len(kept), len(kept)), bool)
+    for persons in identities.persons:
+        present = [index[int(p)] for p in set(persons.tolist()) if int(p) in index]
+        apart[np.ix_(present, present)] = True
+    np.fill_diagonal(apart, False)
+    cores = []
+    for p in kept:
+        rows = np.concatenate(people[p])
+        cores.append(rows[np.unique(image_ids[rows], return_index=True)[1]])
+    return cores, apart
+
+
+def same_and_other(vectors, image_ids, cores: list[np.ndarray], apart: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each core face's median distance to the rest of its core, and to the nearest core known to
+    be another person (`apart`): the person it could be mistaken for (its distance to every other
+    core would mostly measure people who are nowhere near, and hide the few who are)."""
     rows = np.concatenate(cores)
     owner = np.concatenate([np.full(len(core), i) for i, core in enumerate(cores)])
     sample = np.random.default_rng(0).permutation(len(rows))[:SAMPLE]
@@ -65,7 +97,8 @@ def same_and_other(vectors, image_ids, cores: list[np.ndarray]) -> tuple[np.ndar
         medians = np.nanmedian(np.where(np.isnan(columns).all(1, keepdims=True), np.inf, columns), axis=1)
         mine = owner[sample] == i
         same[mine] = medians[mine]
-        nearest[~mine] = np.minimum(nearest[~mine], medians[~mine])
+        other = apart[owner[sample], i]
+        nearest[other] = np.minimum(nearest[other], medians[other])
     return same[np.isfinite(same)], nearest[np.isfinite(nearest)]
 
 
@@ -79,10 +112,10 @@ def best_separation(same: np.ndarray, other: np.ndarray) -> float:
 def calibrate(vectors, image_ids, labels, prior: float, attributes=None) -> Calibration:
     vectors = np.asarray(vectors, np.float64)
     image_ids, labels = np.asarray(image_ids), np.asarray(labels, dtype=object)
-    cores = person_cores(vectors, image_ids, labels, prior, attributes)
+    cores, apart, basis = person_cores(vectors, image_ids, labels, prior, attributes)
     if len(cores) < MIN_PEOPLE:
-        return Calibration(prior, prior, None, None, len(cores))
-    same, other = same_and_other(vectors, image_ids, cores)
+        return Calibration(prior, prior, None, None, len(cores), basis)
+    same, other = same_and_other(vectors, image_ids, cores, apart)
     high_same, low_other = float(np.quantile(same, SAME_QUANTILE)), float(np.quantile(other, OTHER_QUANTILE))
     if high_same <= prior <= low_other:
         value = prior
@@ -90,4 +123,4 @@ def calibrate(vectors, image_ids, labels, prior: float, attributes=None) -> Cali
         value = (high_same + low_other) / 2
     else:
         value = best_separation(same, other)
-    return Calibration(value, prior, high_same, low_other, len(cores))
+    return Calibration(value, prior, high_same, low_other, len(cores), basis)

@@ -10,10 +10,13 @@ distinct people by an assignment that maximises the total (Hungarian, scipy's
 linear_sum_assignment).
 
 A label is ambiguous when the assignment could as well have given it another person: forbidding
-its person costs the total less than a third of what the label held (the second group of the pool
-is at least two thirds the size of the first and nobody else claims it, or the labels chain into a
-cycle where every shift is as good). Then no face of the pool is suggested for removal; the
-candidates are recorded, and a person chooses.
+its person costs the total less than a third of what the labels that change to another person
+held (a label left with nobody is no reading of it). So the second group of the pool is at least
+two thirds the size of the first and nobody else claims it, or labels swap or chain into a cycle
+where each pool holds the next label's person about as often as its own: six photos of Bob under
+"Ada" and six of Ada under "Bob", against five of each own person, say nothing of which name is
+whose. Then no face of the pool is suggested for removal;
+the candidates are recorded, and a person chooses.
 
 A label whose own person holds fewer than MIN_PERSON faces while another label's person fills its
 pool shares that person: the same person under two names, which the merge step then suggests.
@@ -203,8 +206,12 @@ def assign(weights: np.ndarray) -> Assignment:
             forbidden[k, person[k]] = -weights.sum() - 1.0
             moved, _ = solve(forbidden)
             held = sum(weights[i, moved[i]] for i in range(n) if moved[i] != NO_PERSON)
-            if total - held < (1 - AMBIGUITY) * own and moved[k] != NO_PERSON:
-                ambiguous[k], alternative[k] = True, moved[k]
+            shifted = own + sum(weights[i, person[i]] for i in range(n) if i != k and person[i] != NO_PERSON
+                                and moved[i] not in (person[i], NO_PERSON))
+            runner_up = moved[k] if moved[k] != NO_PERSON else int(np.argmax(np.where(
+                np.arange(weights.shape[1]) == person[k], -1.0, weights[k])))
+            if total - held < (1 - AMBIGUITY) * shifted and weights[k, runner_up] > 0:
+                ambiguous[k], alternative[k] = True, runner_up
     for k in range(n):
         own = weights[k, person[k]] if person[k] != NO_PERSON else 0.0
         largest = int(np.argmax(weights[k])) if weights.shape[1] else NO_PERSON
