@@ -17,23 +17,26 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import imagehash
 import numpy as np
 from PIL import Image
 
 from .hamming_index import HammingIndex
-from .jobs.runner import Progress
 from .names import repair_name
 from .project import Project, ProjectError, disk_problem, disk_sentence, disk_state, write_atomically
 from .verify import Failure, verify_bytes
+
+if TYPE_CHECKING:  # the worker process imports this module: it needs none of the job machinery
+    from .jobs.runner import Progress
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff",
                   ".pgm", ".ppm", ".pbm", ".pnm", ".svg", ".ico", ".heic", ".avif"}
 THUMB_SIDE = 224
 NEAR_DISTANCE = 6
 CHUNK = 64
+LARGEST_CHUNK = 256
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 
@@ -182,8 +185,9 @@ def outcome_for_bytes(task: FileTask, data: bytes, project: Project) -> FileOutc
         return FileOutcome(task.source, task.label, sha, "failed", result.reason, result.detail, nbytes=len(data),
                            provenance=task.provenance)
     thumb = thumbnail(result.image)
-    write_atomically(project.original_path(sha, result.ext), data, project.tmp_dir)
-    write_atomically(project.thumb_path(sha), jpeg_bytes(thumb), project.tmp_dir)
+    tmp_dir = project.tmp_dir / f"w{os.getpid()}"  # one per worker: no lock on a shared folder
+    write_atomically(project.original_path(sha, result.ext), data, tmp_dir)
+    write_atomically(project.thumb_path(sha), jpeg_bytes(thumb), tmp_dir)
     return FileOutcome(
         task.source, task.label, sha, "ok", format=result.format, ext=result.ext, width=result.width,
         height=result.height, mode=result.mode, frames=result.frames,
@@ -313,13 +317,17 @@ def map_outcomes(tasks: list[FileTask], project: Project, workers: int) -> Itera
     return outcomes_from_worker(tasks, str(project.root), workers)
 
 
-def chunked(items: Iterator[FileOutcome], size: int) -> Iterator[list[FileOutcome]]:
+def chunked(items: Iterator[FileOutcome], size: int, largest: int | None = None) -> Iterator[list[FileOutcome]]:
+    """Chunks of `size` items, each next one twice as large up to `largest`: the first chunk is
+    recorded (and shown) soon, later ones cost fewer database statements per image (a chunk's
+    transaction has a fixed cost of tens of milliseconds whatever its size)."""
     batch: list[FileOutcome] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:
             yield batch
             batch = []
+            size = min(2 * size, largest or size)
     if batch:
         yield batch
 
@@ -349,14 +357,14 @@ def ingest(
     todo = [t for t in tasks if t.source not in known]
     summary.already_known = len(tasks) - len(todo)
     clear_partial_writes(store.project)
-    index = NearDuplicateIndex(*store.phash_index())
     done = summary.already_known
     total = len(tasks)
     if progress:
         progress(done, total)
     outcomes = map_outcomes(todo, store.project, workers or default_workers())
     try:
-        for batch in chunked(outcomes, CHUNK):
+        index = NearDuplicateIndex(*store.phash_index())  # loaded while the worker process starts
+        for batch in chunked(outcomes, CHUNK, LARGEST_CHUNK):
             store.record_ingest(batch, partial(plan_chunk, batch, index=index, summary=summary))
             done += len(batch)
             if progress:

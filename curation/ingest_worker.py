@@ -35,18 +35,28 @@ def run(root: str, workers: int, tasks_file: str) -> None:
     with open(tasks_file) as lines:
         tasks = [FileTask(**json.loads(line)) for line in lines]
     with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=exit_with_parent) as pool:
-        for outcome in pool.map(partial(process_file, root=root), tasks, chunksize=4):
+        for outcome in pool.map(partial(process_file, root=root), tasks, chunksize=8):
             emit(**asdict(outcome))
 
 
 def outcomes_from_worker(tasks: list[FileTask], root: str, workers: int) -> Iterator[FileOutcome]:
-    """Outcomes of `tasks` computed by a worker process; closing the iterator early stops the worker."""
+    """Outcomes of `tasks` computed by a worker process, which is started before this returns (its
+    imports take a few tenths of a second: the caller works meanwhile); closing the iterator early
+    stops the worker."""
+    outcomes = _worker_outcomes(tasks, root, workers)
+    next(outcomes)
+    return outcomes
+
+
+def _worker_outcomes(tasks: list[FileTask], root: str, workers: int) -> Iterator[FileOutcome | None]:
+    """None once the worker is started, then its outcomes."""
     received = 0
     with work_folder(Path(root), "ingest") as work:
         tasks_file = work / "tasks.jsonl"
         tasks_file.write_text("".join(json.dumps(asdict(t)) + "\n" for t in tasks))
         with worker_messages("curation.ingest_worker", [root, str(workers), str(tasks_file)],
                              work / "worker.log") as messages:
+            yield None
             for message in messages:
                 received += 1
                 yield FileOutcome(**message)

@@ -94,8 +94,9 @@ def write_atomically(path: Path, data: bytes, tmp_dir: Path, overwrite: bool = F
     is kept unless `overwrite` (a damaged thumbnail or chip being rebuilt)."""
     if path.exists() and not overwrite:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (path.parent, tmp_dir):
+        if not folder.is_dir():  # a stat: mkdir on an existing folder locks it (workers contend)
+            folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -25,10 +25,10 @@ import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+if TYPE_CHECKING:  # pyarrow is imported where a part is written: ingest's worker writes none
+    import pyarrow as pa
 
 POLL_SECONDS = 0.5
 _END = object()
@@ -46,6 +46,8 @@ def emit(**message) -> None:
 
 def write_part(table: pa.Table, folder: Path, name: str) -> str:
     """Worker side: write a part atomically (the job never sees half a file)."""
+    import pyarrow.parquet as pq
+
     path = folder / name
     pq.write_table(table, path.with_suffix(".tmp"))
     path.with_suffix(".tmp").replace(path)
