@@ -19,7 +19,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-import imagehash
 import numpy as np
 from PIL import Image
 
@@ -140,9 +139,17 @@ def folder_label(path: Path, root: Path) -> str | None:
 
 
 def phash64(img) -> int:
-    """The 64-bit DCT perceptual hash, of a 64 px grey box-reduction (7x cheaper than from 224 px)."""
-    small = img.convert("L").resize((64, 64), Image.Resampling.BOX)
-    bits = imagehash.phash(small).hash.flatten()
+    """The 64-bit DCT perceptual hash, of a 64 px grey box-reduction (7x cheaper than from 224 px).
+
+    `imagehash.phash(small)`'s steps and arithmetic, bit for bit (tests/test_ingest.py compares
+    them), without its object overhead: its median of the 64 coefficients is the mean of the two
+    middle ones."""
+    import scipy.fftpack
+
+    small = img.convert("L").resize((64, 64), Image.Resampling.BOX).resize((32, 32), Image.Resampling.LANCZOS)
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(np.asarray(small), axis=0), axis=1)
+    low = dct[:8, :8].ravel()
+    bits = low > np.partition(low, (31, 32))[31:33].mean()
     return int(np.packbits(bits).view(">u8")[0])
 
 

@@ -59,6 +59,26 @@ def active_flags(store, kind: str | None = None) -> list[tuple]:
         "SELECT image_id, kind, note FROM flags WHERE active AND (? IS NULL OR kind = ?) ORDER BY id", [kind, kind])
 
 
+def test_phash64_is_imagehash_phash_bit_for_bit():
+    """Projects hold hashes from imagehash's phash: the leaner code must give the very same bits,
+    on photographs and on flat pictures whose coefficients tie or cancel (a uniform colour, bars)."""
+    import imagehash
+    import numpy as np
+
+    from curation.ingest import phash64, thumbnail
+
+    pictures = [synth.photo_like(i, (300 + 37 * i, 260)) for i in range(40)]
+    pictures += [Image.new("RGB", (224, 150), colour) for colour in ((0, 0, 0), (255, 255, 255), (10, 200, 30))]
+    stripes = np.zeros((200, 200, 3), np.uint8)
+    stripes[:, ::20] = 255
+    pictures += [Image.fromarray(stripes), Image.fromarray(stripes.transpose(1, 0, 2).copy())]
+    for picture in pictures:
+        thumb = thumbnail(picture.copy())
+        small = thumb.convert("L").resize((64, 64), Image.Resampling.BOX)
+        expected = int(np.packbits(imagehash.phash(small).hash.flatten()).view(">u8")[0])
+        assert phash64(thumb) == expected
+
+
 def test_corpus_counts_match_the_report(project, corpus):
     summary = ingest(project, [corpus.root], labels_from_folders=True, workers=1)
     report = project.report()
