@@ -46,6 +46,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data", type=Path, help="cache folder (default /tmp/curation-bench-ingest[-flat]-<n>)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--projects", type=Path, help="folder the timed projects are made in (default: the system's "
+                        "temporary folder); a tmpfs such as /dev/shm takes the disk's file-creation cost out")
     return parser.parse_args()
 
 
@@ -142,7 +144,8 @@ def measure(kind: str, args: argparse.Namespace, workers: int) -> str:
     files = ensure_dataset(data, args.n, args.seed, kind)
     warm_cache(files)
     baseline, ours = [], []
-    parent = Path(tempfile.mkdtemp(prefix="curation-bench-projects-"))
+    parent = Path(tempfile.mkdtemp(prefix="curation-bench-projects-", dir=args.projects))
+    print(f"  {kind}: load average {load()} at the start")
     try:
         for r in range(args.repeats):
             baseline.append(verify_loop(files))
@@ -151,7 +154,13 @@ def measure(kind: str, args: argparse.Namespace, workers: int) -> str:
         single = ingest_run(data, args.n, 1, parent)
     finally:
         shutil.rmtree(parent, ignore_errors=True)
+    print(f"  {kind}: load average {load()} at the end")
     return report(kind, baseline, ours, single, workers)
+
+
+def load() -> str:
+    """The machine's 1/5/15-minute load averages: a shared machine's figures mean little without them."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def report(kind: str, baseline: list[float], ours: list[float], single: float, workers: int) -> str:
