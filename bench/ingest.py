@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -103,31 +104,39 @@ def warm_cache(files: list[Path]) -> None:
     print(f"Warmed the file cache: {total / 2**20:.0f} MiB")
 
 
-def verify_loop(files: list[Path]) -> float:
-    """Images/s of fastai's decode-only check."""
+def cpu_seconds() -> float:
+    """CPU time of this process (all its threads) and of its finished children (the ingest worker
+    and its pool): less swayed by other people's jobs than the wall clock."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def verify_loop(files: list[Path]) -> tuple[float, float]:
+    """Images/s and CPU ms per image of fastai's decode-only check."""
     os.sync()
-    start = time.perf_counter()
+    cpu, start = cpu_seconds(), time.perf_counter()
     for f in files:
         img = Image.open(f)
         img.draft(img.mode, (img.size[0] // 8, img.size[1] // 8))
         img.load()
-    return len(files) / (time.perf_counter() - start)
+    return len(files) / (time.perf_counter() - start), 1000 * (cpu_seconds() - cpu) / len(files)
 
 
-def ingest_run(data: Path, n: int, workers: int | None, parent: Path) -> float:
-    """Images/s of ingest into a fresh project under `parent` (project creation not timed)."""
+def ingest_run(data: Path, n: int, workers: int | None, parent: Path) -> tuple[float, float]:
+    """Images/s and CPU ms per image (every process) of ingest into a fresh project under `parent`
+    (project creation not timed)."""
     root = Path(tempfile.mkdtemp(prefix="project-", dir=parent))
     curation = Path(sys.executable).with_name("curation")
     subprocess.run([str(curation), "init", str(root)], check=True, capture_output=True)
     store = open_store(root)
     os.sync()
-    start = time.perf_counter()
+    cpu, start = cpu_seconds(), time.perf_counter()
     summary = ingest(store, [data], labels_from_folders=True, workers=workers)
-    rate = n / (time.perf_counter() - start)
+    rate, cpu_ms = n / (time.perf_counter() - start), 1000 * (cpu_seconds() - cpu) / n
     store.close()
     if summary.new_images != n:
         raise RuntimeError(f"Expected {n} new images, got: {summary.line()}")
-    return rate
+    return rate, cpu_ms
 
 
 def main() -> None:
@@ -143,19 +152,21 @@ def measure(kind: str, args: argparse.Namespace, workers: int) -> str:
     data = data_folder(args, kind)
     files = ensure_dataset(data, args.n, args.seed, kind)
     warm_cache(files)
-    baseline, ours = [], []
+    baseline, ours, cpu = [], [], {"baseline": [], "ingest": []}
     parent = Path(tempfile.mkdtemp(prefix="curation-bench-projects-", dir=args.projects))
     print(f"  {kind}: load average {load()} at the start")
     try:
         for r in range(args.repeats):
-            baseline.append(verify_loop(files))
-            ours.append(ingest_run(data, args.n, None, parent))
+            for name, rates, (rate, cpu_ms) in (("baseline", baseline, verify_loop(files)),
+                                                ("ingest", ours, ingest_run(data, args.n, None, parent))):
+                rates.append(rate)
+                cpu[name].append(cpu_ms)
             print(f"  {kind} repeat {r + 1}: baseline {baseline[-1]:.1f} img/s, ingest {ours[-1]:.1f} img/s")
-        single = ingest_run(data, args.n, 1, parent)
+        single = ingest_run(data, args.n, 1, parent)[0]
     finally:
         shutil.rmtree(parent, ignore_errors=True)
     print(f"  {kind}: load average {load()} at the end")
-    return report(kind, baseline, ours, single, workers)
+    return report(kind, baseline, ours, single, workers, cpu)
 
 
 def load() -> str:
@@ -163,13 +174,18 @@ def load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def report(kind: str, baseline: list[float], ours: list[float], single: float, workers: int) -> str:
+def report(kind: str, baseline: list[float], ours: list[float], single: float, workers: int,
+           cpu: dict[str, list[float]]) -> str:
     rows = [("verify loop (fastai, 1 process)", baseline),
             (f"ingest (workers={workers})", ours),
             ("ingest (workers=1, once)", [single])]
     print(f"\n{kind + ' JPEGs':<34}{'median img/s':>14}{'min':>10}{'max':>10}")
     for name, rates in rows:
         print(f"{name:<34}{statistics.median(rates):>14.1f}{min(rates):>10.1f}{max(rates):>10.1f}")
+    base_cpu, ingest_cpu = statistics.median(cpu["baseline"]), statistics.median(cpu["ingest"])
+    print(f"CPU per image (median, all processes): verify loop {base_cpu:.2f} ms, ingest {ingest_cpu:.2f} ms; "
+          f"with {os.cpu_count()} free cores ingest could reach at most "
+          f"{min(workers, os.cpu_count()) * base_cpu / ingest_cpu:.2f}x")
     ratio = statistics.median(ours) / statistics.median(baseline)
     verdict = "PASS" if ratio >= TARGET else "MISS"
     return (f"{verdict} ({kind}): ingest/verify-loop = {ratio:.2f}x "
