@@ -355,4 +355,4 @@ def test_sigkill_mid_ingest_then_rerun_equals_an_uninterrupted_ingest(tmp_path):
     assert got[0] == expected[0]
     assert got[1] == expected[1]
     assert json.dumps(got[2], sort_keys=True, default=str) == json.dumps(expected[2], sort_keys=True, default=str)
-    assert not list(killed.glob("tmp/*.part"))
+    assert not list(killed.glob("tmp/**/*.part"))
