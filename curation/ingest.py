@@ -368,8 +368,9 @@ def ingest(
     total = len(tasks)
     if progress:
         progress(done, total)
-    outcomes = map_outcomes(todo, store.project, workers or default_workers())
+    outcomes = None
     try:
+        outcomes = map_outcomes(todo, store.project, workers or default_workers())
         index = NearDuplicateIndex(*store.phash_index())  # loaded while the worker process starts
         for batch in chunked(outcomes, CHUNK, LARGEST_CHUNK):
             store.record_ingest(batch, partial(plan_chunk, batch, index=index, summary=summary))
