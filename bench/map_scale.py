@@ -157,27 +157,44 @@ def page_times(page, base: str, points: int, timeout_ms: float, loads: int = 2) 
     return times
 
 
-def hover_and_lasso(page, shots: Path, timeout_ms: float) -> None:
-    """Hover the centre of the densest trace, then lasso around it; print the seconds until the grid shows."""
-    centre = page.evaluate(
+def trace_point(page) -> list[float]:
+    """Screen position of the middle point of the chart's largest single-colour trace (not "other")."""
+    return page.evaluate(
         """(selector) => {
           const chart = document.querySelector(selector), layout = chart._fullLayout;
           const box = chart.getBoundingClientRect();
-          const trace = chart._fullData.filter(t => t.type === 'scattergl').sort((a, b) => b._length - a._length)[1];
+          const traces = chart._fullData.filter(t => t.type === 'scattergl' && !t.name.endsWith('other values'));
+          const trace = traces.sort((a, b) => b._length - a._length)[0];
           const i = Math.floor(trace._length / 2);
           return [box.left + layout._size.l + layout.xaxis.l2p(trace.x[i]),
                   box.top + layout._size.t + layout.yaxis.l2p(trace.y[i])];
         }""", CHART)
-    page.mouse.move(centre[0] - 3, centre[1] - 3)
-    page.mouse.move(*centre, steps=3)
-    page.locator(".hoverlayer .hovertext").first.wait_for(timeout=timeout_ms)
-    hover = page.locator(".hoverlayer .hovertext").first.text_content()
-    page.screenshot(path=str(shots / "map-hover.png"))
-    print(f"Hover at {centre[0]:.0f},{centre[1]:.0f} shows: {hover!r}")
+
+
+def hover_text(page, point: list[float], timeout_ms: float) -> str:
+    """What plotly's hover label says at `point`."""
+    page.mouse.move(point[0] - 3, point[1] - 3)
+    page.mouse.move(*point, steps=3)
+    label = page.locator(".hoverlayer .hovertext").first
+    label.wait_for(timeout=timeout_ms)
+    return label.text_content()
+
+
+def lasso_selection(page, point: list[float], timeout_ms: float, radius: float = 30) -> tuple[str, float]:
+    """Lasso around `point`; the selection's heading and the seconds until it showed."""
     start = time.perf_counter()
-    lasso_around(page, centre, radius=30)
-    page.get_by_text("points selected").wait_for(timeout=timeout_ms)
-    print(f"Lasso: {page.get_by_text('points selected').inner_text()!r} after {time.perf_counter() - start:.1f} s")
+    lasso_around(page, point, radius)
+    heading = page.get_by_text("points selected")
+    heading.wait_for(timeout=timeout_ms)
+    return heading.inner_text(), time.perf_counter() - start
+
+
+def hover_and_lasso(page, shots: Path, timeout_ms: float) -> None:
+    point = trace_point(page)
+    print(f"Hover at {point[0]:.0f},{point[1]:.0f} shows: {hover_text(page, point, timeout_ms)!r}")
+    page.screenshot(path=str(shots / "map-hover.png"))
+    heading, seconds = lasso_selection(page, point, timeout_ms)
+    print(f"Lasso: {heading!r} after {seconds:.1f} s")
     page.screenshot(path=str(shots / "map-lasso.png"), full_page=True)
 
 

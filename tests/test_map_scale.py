@@ -5,7 +5,6 @@ typed arrays over a density layer, a selection of them flagged."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -13,32 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from apptest import ROOT, app, assert_clean, cached
+from apptest import app, assert_clean, cached
 from curation import maps
 from curation.map_run import lay_out, maps_dir
 from curation.store import open_store
-
-MODEL = "dlib-resnet34"
-
-
-def map_scale():
-    spec = importlib.util.spec_from_file_location("bench_map_scale", ROOT / "bench" / "map_scale.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def store_plain_layout(root: Path) -> None:
-    """Store a layout of every face (its first two principal axes) where the map job would: the page's
-    tests are about drawing, not UMAP."""
-    store = open_store(root)
-    try:
-        keys, matrix = store.map_vectors(MODEL, "face")
-        maps_dir(store).mkdir(exist_ok=True)
-        np.savez(maps.layout_path(maps_dir(store), MODEL, keys, 0), keys=keys, coords=maps.principal_axes(matrix))
-    finally:
-        store.close()
-
+from synthetic_map import MODEL, map_scale, mapped_faces
 
 @pytest.fixture(scope="module")
 def small_faces(tmp_path_factory) -> Path:
@@ -88,10 +66,7 @@ def test_cancelling_the_map_job_stops_its_worker_and_stores_nothing(faces_copy):
 @pytest.fixture(scope="module")
 def many_faces(tmp_path_factory) -> Path:
     """25,000 faces of 200 people, laid out: past DENSITY_FROM and TOP_COLOURS."""
-    root = tmp_path_factory.mktemp("map25k") / "project"
-    map_scale().build_project(root, 25_000, 200)
-    store_plain_layout(root)
-    return root
+    return mapped_faces(tmp_path_factory.mktemp("map25k") / "project", 25_000, 200)
 
 
 @pytest.fixture
@@ -119,7 +94,8 @@ def test_the_map_draws_every_point_as_typed_arrays_over_a_density_layer(served_m
     assert traces[0]["type"] == "heatmap"
     points = traces[1:]
     assert {t["type"] for t in points} == {"scattergl"}
-    assert len(points) == TOP_COLOURS + 1 and points[-1]["name"] == f"{200 - TOP_COLOURS} other values"
+    assert len(points) == TOP_COLOURS + 1 and points[0]["name"] == f"{200 - TOP_COLOURS} other values"
+    assert len({t["marker"]["color"] for t in points}) == TOP_COLOURS + 1
     assert sum(typed_length(t["x"]) for t in points) == 25_000
     assert all(typed_length(t["customdata"]) == typed_length(t["y"]) for t in points)
     assert "face #%{customdata}" in points[0]["hovertemplate"]
@@ -128,10 +104,10 @@ def test_the_map_draws_every_point_as_typed_arrays_over_a_density_layer(served_m
 def test_a_selection_on_the_map_is_flagged_from_its_grid(served_many):
     at = app("app_pages/map.py", "ada")
     traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
-    first = np.frombuffer(base64.b64decode(traces[1]["customdata"]["bdata"]), dtype=traces[1]["customdata"]["dtype"])
-    # a lasso as Streamlit reports it: trace 1 (the first point trace), its first five points
+    first = np.frombuffer(base64.b64decode(traces[2]["customdata"]["bdata"]), dtype=traces[2]["customdata"]["dtype"])
+    # a lasso as Streamlit reports it: trace 2 (the first label of its own), its first five points
     at.session_state["map-chart"] = {"selection": {"points": [
-        {"curve_number": 1, "point_index": i} for i in range(5)], "point_indices": list(range(5)), "box": [],
+        {"curve_number": 2, "point_index": i} for i in range(5)], "point_indices": list(range(5)), "box": [],
         "lasso": []}}
     at.run()
     assert_clean(at)
@@ -141,3 +117,14 @@ def test_a_selection_on_the_map_is_flagged_from_its_grid(served_many):
     assert_clean(at)
     flagged = cached(served_many).query("SELECT image_id FROM flags WHERE active ORDER BY image_id")
     assert [i for i, in flagged] == sorted(int(k) for k in first[:5])  # one face per image: face id = image id
+
+
+def test_colour_groups_put_every_point_in_one_trace_the_rare_values_together():
+    from curation.ui.map import colour_groups
+
+    codes = np.array([0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4], dtype=np.int32)
+    groups = colour_groups(codes, ["e", "d", "c", "b", "a"], top=3)
+    assert [name for name, _ in groups] == ["2 other values", "b", "c", "d"]
+    assert sorted(np.concatenate([rows for _, rows in groups]).tolist()) == list(range(len(codes)))
+    assert groups[0][1].tolist() == [0, 10]
+    assert [name for name, _ in colour_groups(codes, ["e", "d", "c", "b", "a"], top=5)] == ["a", "b", "c", "d", "e"]

@@ -18,6 +18,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -37,6 +38,8 @@ HOVER_THUMBS = 3000
 THUMB_SIDE = 72
 COLOUR_BY = {"label": "Label", "verdict": "Cleaning verdict", "flags": "Flags"}
 TOP_COLOURS = 20
+PALETTE = plotly.colors.qualitative.Dark24  # 24 distinct colours: one per value shown on its own
+OTHERS_COLOUR = "#9aa0a6"
 SELECTION_SHOWN = 96
 # From this many points a 2-D histogram (log of the count) is drawn under them, so that where a million
 # points overlap the darker ground says how many lie there.
@@ -119,15 +122,14 @@ def hover_thumbnails(paths: tuple[str, ...]) -> list[str]:
 
 
 def colour_groups(codes: np.ndarray, names: list[str], top: int = TOP_COLOURS) -> list[tuple[str, np.ndarray]]:
-    """(name, row positions) per trace: the `top` most common values in name order, then one trace for
-    all the others."""
+    """(name, row positions) per trace: one trace for all but the `top` most common values (when there
+    are more), drawn first, under the others; then the `top` in name order."""
     counts = np.bincount(codes, minlength=len(names))
     ranked = [c for c in np.argsort(-counts, kind="stable") if counts[c]]
     kept = sorted(ranked[:top], key=lambda c: names[c])
     groups = [(names[c], np.flatnonzero(codes == c)) for c in kept]
     if len(ranked) > top:
-        others = np.flatnonzero(~np.isin(codes, kept))
-        groups.append((f"{len(ranked) - top:,} other values", others))
+        groups.insert(0, (f"{len(ranked) - top:,} other values", np.flatnonzero(~np.isin(codes, kept))))
     return groups
 
 
@@ -154,14 +156,18 @@ def scatter(coords: np.ndarray, keys: np.ndarray, codes: np.ndarray, names: list
     if len(keys) >= DENSITY_FROM:
         fig.add_trace(density_layer(coords))
     ids = keys.astype(np.int32) if keys.max(initial=0) < 2 ** 31 else keys.astype(np.float64)
-    for name, rows in colour_groups(codes, names):
+    groups = colour_groups(codes, names)
+    palette = iter(PALETTE)
+    for name, rows in groups:
         traces[len(fig.data)] = rows
         customdata = np.column_stack([ids[rows].astype(object), np.asarray(thumbs, dtype=object)[rows]]) \
             if thumbs else ids[rows]
+        others = len(groups) > TOP_COLOURS and rows is groups[0][1]
         fig.add_trace(go.Scattergl(
             x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=chart_text(name), customdata=customdata,
             hovertemplate=f"{subject} #%{{customdata{'[0]' if thumbs else ''}}}<extra>%{{fullData.name}}</extra>",
-            marker=marker_style(len(keys))))
+            marker={**marker_style(len(keys)), "color": OTHERS_COLOUR if others else next(palette)},
+            legendrank=2000 if others else 1000))
     fig.update_layout(height=640, dragmode="lasso", margin={"l": 10, "r": 10, "t": 30, "b": 10}, uirevision=subject,
                       legend={"title": COLOUR_BY[colour_by]}, xaxis={"visible": False}, yaxis={"visible": False})
     return fig, traces
