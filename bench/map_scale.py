@@ -115,8 +115,12 @@ def lay_out_timed(root: Path, sample: int, relayout: bool) -> None:
             shutil.rmtree(maps_dir(store), ignore_errors=True)
         marks = []
         start = time.perf_counter()
-        points, _ = lay_out(store, MODEL, lambda done, total, message: marks.append((time.perf_counter(), done)),
-                            fit_sample=sample)
+
+        def mark(done: int, total: int, message: str) -> None:
+            marks.append((time.perf_counter(), done))
+            print(f"  {marks[-1][0] - start:7.1f} s  {message}", flush=True)
+
+        points, _ = lay_out(store, MODEL, mark, fit_sample=sample)
         end = time.perf_counter()
     finally:
         store.close()

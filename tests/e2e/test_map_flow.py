@@ -3,6 +3,8 @@ the face under the pointer, a lasso brings up its faces, and they are flagged fr
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from curation.store import open_store
@@ -39,7 +41,7 @@ def test_hover_and_lasso_work_on_a_map_of_25000_faces(many_faces, page, tmp_path
     store = open_store(many_faces)
     flagged = store.query("SELECT count(DISTINCT image_id) FROM flags WHERE active")[0][0]
     store.close()
-    assert hover.startswith("face #") and "person_" in hover
+    assert re.search(r"face #\d+", hover) and "person_" in hover
     selected, images = int(heading.split()[0].replace(",", "")), int(heading.split()[3].replace(",", ""))
     assert selected >= 1 and images == selected  # one face per image
     assert flagged == min(images, 96)
