@@ -47,6 +47,7 @@ def project_2d(matrix: np.ndarray, seed: int = 0, fit_sample: int = FIT_SAMPLE, 
     if len(matrix) < FEW_POINTS or not np.ptp(matrix, axis=0).any():
         return principal_axes(matrix)
     if gpu_umap_available():
+        progress and progress(0, len(matrix), f"UMAP of all {len(matrix):,} points on the GPU (cuML)")
         return cuml_layout(matrix, seed)
     if len(matrix) <= fit_sample:
         return umap_learn_model(len(matrix), seed).fit_transform(matrix).astype(np.float32)

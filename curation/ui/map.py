@@ -158,11 +158,11 @@ def scatter(coords: np.ndarray, keys: np.ndarray, codes: np.ndarray, names: list
     ids = keys.astype(np.int32) if keys.max(initial=0) < 2 ** 31 else keys.astype(np.float64)
     groups = colour_groups(codes, names)
     palette = iter(PALETTE)
-    for name, rows in groups:
+    for position, (name, rows) in enumerate(groups):
         traces[len(fig.data)] = rows
         customdata = np.column_stack([ids[rows].astype(object), np.asarray(thumbs, dtype=object)[rows]]) \
             if thumbs else ids[rows]
-        others = len(groups) > TOP_COLOURS and rows is groups[0][1]
+        others = position == 0 and len(groups) > TOP_COLOURS
         fig.add_trace(go.Scattergl(
             x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=chart_text(name), customdata=customdata,
             hovertemplate=f"{subject} #%{{customdata{'[0]' if thumbs else ''}}}<extra>%{{fullData.name}}</extra>",
