@@ -16,7 +16,7 @@ face-like dlib-resnet34 vectors (bench/umap_bench.py's clusters: --identities pe
    selection's grid shows; a screenshot of each goes to --shots (look at them).
 
     python bench/map_scale.py                  # 20,000 faces, quick
-    python bench/map_scale.py --n 1000000 --check
+    python bench/map_scale.py --n 1000000 --also 100000 --check
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20_000, help="faces in the project")
     parser.add_argument("--baseline", type=int, default=50_000, help="the map's old size: drawn for comparison")
+    parser.add_argument("--also", type=int, nargs="*", default=[], help="more map sizes to draw (e.g. 100000)")
     parser.add_argument("--identities", type=int, default=2_000)
     parser.add_argument("--sample", type=int, default=50_000, help="points UMAP is fitted on")
     parser.add_argument("--project", type=Path, help="project folder (default /tmp/curation-bench-map-<n>)")
@@ -184,21 +185,23 @@ def hover_text(page, point: list[float], timeout_ms: float) -> str:
     return label.text_content()
 
 
-def lasso_selection(page, point: list[float], timeout_ms: float, radius: float = 30) -> tuple[str, float]:
-    """Lasso around `point`; the selection's heading and the seconds until it showed."""
+def lasso_selection(page, point: list[float], timeout_ms: float, radius: float = 30) -> tuple[str, float, float]:
+    """Lasso around `point`; the selection's heading, the seconds the drag took (plotly selects and redraws
+    on each mouse move) and the seconds from releasing the mouse until the heading showed."""
     start = time.perf_counter()
     lasso_around(page, point, radius)
+    released = time.perf_counter()
     heading = page.get_by_text("points selected")
     heading.wait_for(timeout=timeout_ms)
-    return heading.inner_text(), time.perf_counter() - start
+    return heading.inner_text(), released - start, time.perf_counter() - released
 
 
 def hover_and_lasso(page, shots: Path, timeout_ms: float) -> None:
     point = trace_point(page)
     print(f"Hover at {point[0]:.0f},{point[1]:.0f} shows: {hover_text(page, point, timeout_ms)!r}")
     page.screenshot(path=str(shots / "map-hover.png"))
-    heading, seconds = lasso_selection(page, point, timeout_ms)
-    print(f"Lasso: {heading!r} after {seconds:.1f} s")
+    heading, drag, answer = lasso_selection(page, point, timeout_ms)
+    print(f"Lasso: {heading!r}; the drag (48 mouse moves) took {drag:.1f} s, then {answer:.1f} s until the grid")
     page.screenshot(path=str(shots / "map-lasso.png"), full_page=True)
 
 
@@ -250,6 +253,8 @@ def main() -> None:
     args = parse_args()
     args.shots.mkdir(parents=True, exist_ok=True)
     projects = {"whole map": (args.project or Path(f"/tmp/curation-bench-map-{args.n}"), args.n)}
+    for n in args.also:
+        projects[f"{n:,}"] = (Path(f"/tmp/curation-bench-map-{n}"), n)
     if args.baseline < args.n:
         projects["baseline"] = (Path(f"/tmp/curation-bench-map-{args.baseline}"), args.baseline)
     for root, n in projects.values():

@@ -140,13 +140,13 @@ def marker_style(points: int) -> dict:
 
 
 def density_layer(coords: np.ndarray) -> go.Heatmap:
-    """Log counts of the points on a DENSITY_BINS square grid; empty cells transparent."""
+    """Log counts of the points on a DENSITY_BINS square grid, smoothed: transparent where there are none,
+    darker the more there are."""
     counts, x_edges, y_edges = np.histogram2d(coords[:, 0], coords[:, 1], bins=DENSITY_BINS)
-    shade = np.log1p(counts.T).astype(np.float32)
-    shade[counts.T == 0] = np.nan
     return go.Heatmap(x=((x_edges[:-1] + x_edges[1:]) / 2).astype(np.float32),
-                      y=((y_edges[:-1] + y_edges[1:]) / 2).astype(np.float32), z=shade, colorscale="Greys",
-                      zmin=0, showscale=False, hoverinfo="skip", opacity=0.7, name="density")
+                      y=((y_edges[:-1] + y_edges[1:]) / 2).astype(np.float32), z=np.log1p(counts.T).astype(np.float32),
+                      colorscale=[[0, "rgba(60,64,67,0)"], [1, "rgba(60,64,67,0.75)"]], zmin=0, zsmooth="best",
+                      showscale=False, hoverinfo="skip", name="density")
 
 
 def scatter(coords: np.ndarray, keys: np.ndarray, codes: np.ndarray, names: list[str], colour_by: str,
@@ -169,7 +169,8 @@ def scatter(coords: np.ndarray, keys: np.ndarray, codes: np.ndarray, names: list
             marker={**marker_style(len(keys)), "color": OTHERS_COLOUR if others else next(palette)},
             legendrank=2000 if others else 1000))
     fig.update_layout(height=640, dragmode="lasso", margin={"l": 10, "r": 10, "t": 30, "b": 10}, uirevision=subject,
-                      legend={"title": COLOUR_BY[colour_by]}, xaxis={"visible": False}, yaxis={"visible": False})
+                      legend={"title": COLOUR_BY[colour_by], "itemsizing": "constant"}, xaxis={"visible": False},
+                      yaxis={"visible": False})
     return fig, traces
 
 

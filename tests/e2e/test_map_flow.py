@@ -31,7 +31,7 @@ def test_hover_and_lasso_work_on_a_map_of_25000_faces(many_faces, page, tmp_path
         point = bench.trace_point(page)
         hover = bench.hover_text(page, point, 10_000)
         screenshot(page, "map-25k-hover")
-        heading, _ = bench.lasso_selection(page, point, 30_000)
+        heading, _, _ = bench.lasso_selection(page, point, 30_000)
         wait_for_app(page)
         screenshot(page, "map-25k-lasso")
         page.locator(".st-key-select-all button").click()
