@@ -8,8 +8,8 @@ from curation.ui.map import choose_model, map_section
 store = require_store()
 who = require_annotator()
 st.title("Map")
-st.caption("Alike pictures sit together (one person's faces, one class's images). Hover a point to see it; "
-           "lasso or box a region to label, flag or tag what is in it.")
+st.caption("Alike pictures sit together (one person's faces, one class's images). Hover a point to see what it "
+           "is; click it, or lasso or box a region, to label, flag or tag what is in it.")
 model = choose_model(store)
 if model:
     map_section(store, model, who)

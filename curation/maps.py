@@ -4,7 +4,8 @@ Embeddings here are compared by Euclidean distance (dlib's 128-d face descriptor
 features), so the layout is too. cuML's UMAP runs when it is installed and a CUDA device is present;
 otherwise umap-learn, with settings measured by bench/umap_bench.py: 100,000 x 128 in 80-100 s on
 2 shared cores, numba's compilation in a fresh process included, against 140-180 s for umap-learn's
-defaults.
+defaults. Past `FIT_SAMPLE` points umap-learn is fitted on a random sample of that many and every
+other point is placed by the fitted model's `transform`, in batches (bench/map_scale.py measures it).
 """
 
 from __future__ import annotations
@@ -14,16 +15,20 @@ import importlib.util
 import io
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from curation.project import write_atomically
 
-# plotly's WebGL scatter still pans and hovers smoothly at ~50k points; beyond, the payload sent to
-# the browser (several MB of JSON per rerun) and the redraws make the page lag.
-INTERACTIVE_POINTS = 50_000
+# The most points the page draws: plotly's WebGL scatter, fed typed arrays, still pans, hovers and lassos
+# a million (bench/map_scale.py); beyond, a random million of them is drawn.
+INTERACTIVE_POINTS = 1_000_000
+# umap-learn is fitted on at most this many points (a minute or two on 2 cores); the rest are placed by
+# the fitted model's transform, TRANSFORM_BATCH at a time (one progress message each).
+FIT_SAMPLE = 50_000
+TRANSFORM_BATCH = 25_000
 
 NEIGHBOURS = 15
 # Below this many points UMAP's neighbour graph is degenerate (it fails outright for a handful), and a
@@ -31,14 +36,44 @@ NEIGHBOURS = 15
 FEW_POINTS = 10
 
 
-def project_2d(matrix: np.ndarray, seed: int = 0) -> np.ndarray:
-    """A (n, 2) float32 layout of the rows of `matrix`, the same for the same rows and seed."""
+Progress = Callable[[int, int, str], None]
+
+
+def project_2d(matrix: np.ndarray, seed: int = 0, fit_sample: int = FIT_SAMPLE, batch: int = TRANSFORM_BATCH,
+               progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> np.ndarray | None:
+    """A (n, 2) float32 layout of the rows of `matrix`, the same for the same rows, seed and sample size;
+    None when `cancelled` said so between two transform batches."""
     matrix = checked_embeddings(matrix)
     if len(matrix) < FEW_POINTS or not np.ptp(matrix, axis=0).any():
         return principal_axes(matrix)
     if gpu_umap_available():
+        progress and progress(0, len(matrix), f"UMAP of all {len(matrix):,} points on the GPU (cuML)")
         return cuml_layout(matrix, seed)
-    return umap_learn_layout(matrix, seed)
+    if len(matrix) <= fit_sample:
+        return umap_learn_model(len(matrix), seed).fit_transform(matrix).astype(np.float32)
+    return fit_sample_place_rest(matrix, seed, fit_sample, batch, progress or (lambda done, total, message: None),
+                                 cancelled or (lambda: False))
+
+
+def fit_sample_place_rest(matrix: np.ndarray, seed: int, fit_sample: int, batch: int, progress: Progress,
+                          cancelled: Callable[[], bool]) -> np.ndarray | None:
+    """umap-learn fitted on `fit_sample` random rows (chosen by `seed`), the other rows placed by its
+    transform `batch` at a time, in row order (so the same batches, and the same layout, every run)."""
+    total = len(matrix)
+    fitted = display_sample(total, fit_sample, seed)
+    rest = np.setdiff1d(np.arange(total), fitted, assume_unique=True)
+    progress(0, total, f"Fitting UMAP on {len(fitted):,} of {total:,} points")
+    reducer = umap_learn_model(len(fitted), seed)
+    coords = np.empty((total, 2), dtype=np.float32)
+    coords[fitted] = reducer.fit_transform(matrix[fitted])
+    progress(len(fitted), total, f"Fitted on {len(fitted):,}; placing the other {len(rest):,}")
+    for start in range(0, len(rest), batch):
+        if cancelled():
+            return None
+        rows = rest[start:start + batch]
+        coords[rows] = reducer.transform(matrix[rows])
+        progress(len(fitted) + start + len(rows), total, f"Placed {start + len(rows):,} of {len(rest):,}")
+    return coords
 
 
 def checked_embeddings(matrix: np.ndarray) -> np.ndarray:
@@ -79,21 +114,20 @@ def cuml_layout(matrix: np.ndarray, seed: int) -> np.ndarray:
     return np.asarray(reducer.fit_transform(matrix), dtype=np.float32)
 
 
-def umap_learn_layout(matrix: np.ndarray, seed: int) -> np.ndarray:
+def umap_learn_model(points: int, seed: int):
     """umap-learn, tuned for 2 cores: see the module docstring of bench/umap_bench.py for the figures.
 
     init="pca": the spectral init costs ~30 s at 100k points and adds little to clustered embeddings.
     random_state (which makes umap-learn single-threaded, hence n_jobs=1, stated to silence its
-    warning): on 2 shared cores the parallel run was no faster, and a reproducible map is worth more.
-    n_epochs stays umap-learn's own (200 above 10,000 points, 500 below); low_memory keeps the
-    nearest-neighbour search's memory in check in a process that also serves pages.
+    warning): on 2 shared cores the parallel run was no faster, and a reproducible map is worth more;
+    transform_seed makes `transform` reproducible too. n_epochs stays umap-learn's own (200 above
+    10,000 points, 500 below); low_memory keeps the nearest-neighbour search's memory in check.
     """
     use_numba_cache()
     import umap
 
-    reducer = umap.UMAP(n_neighbors=min(NEIGHBOURS, len(matrix) - 1), init="pca", low_memory=True,
-                        random_state=seed, n_jobs=1)
-    return reducer.fit_transform(matrix).astype(np.float32)
+    return umap.UMAP(n_neighbors=min(NEIGHBOURS, points - 1), init="pca", low_memory=True, random_state=seed,
+                     transform_seed=seed, n_jobs=1)
 
 
 def use_numba_cache() -> None:
@@ -103,9 +137,11 @@ def use_numba_cache() -> None:
     Path(os.environ["NUMBA_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
 
 
-def cached_layout(cache_dir: Path, model: str, keys: Sequence[int], matrix: np.ndarray, seed: int = 0) -> np.ndarray:
-    """`project_2d(matrix, seed)`, kept in `cache_dir` per model and set of keys (row i of `matrix` is item
-    keys[i]); a hit returns the stored coordinates in the order of `keys`, however they were ordered then."""
+def cached_layout(cache_dir: Path, model: str, keys: Sequence[int], matrix: np.ndarray, seed: int = 0,
+                  **steps) -> np.ndarray | None:
+    """`project_2d(matrix, seed, **steps)`, kept in `cache_dir` per model and set of keys (row i of `matrix`
+    is item keys[i]); a hit returns the stored coordinates in the order of `keys`, however they were
+    ordered then. None, and nothing stored, when the layout was cancelled."""
     keys = np.asarray(keys, dtype=np.int64)
     if len(keys) != len(matrix) or len(np.unique(keys)) != len(keys):
         raise ValueError(f"A map needs one distinct key per embedding: got {len(keys)} keys "
@@ -113,7 +149,9 @@ def cached_layout(cache_dir: Path, model: str, keys: Sequence[int], matrix: np.n
     stored = stored_layout(cache_dir, model, keys, seed)
     if stored is not None:
         return stored
-    coords = project_2d(matrix, seed)
+    coords = project_2d(matrix, seed, **steps)
+    if coords is None:
+        return None
     buffer = io.BytesIO()
     np.savez(buffer, keys=keys, coords=coords)
     write_atomically(layout_path(cache_dir, model, keys, seed), buffer.getvalue(), tmp_dir=cache_dir)

@@ -1,7 +1,8 @@
 """The 2-D map: UMAP layouts of small clustered sets, the layout cache, tiny sets, the display sample.
 
 umap-learn compiles with numba on its first fit in a process (up to a minute), so the fits are few:
-one module-scoped layout, and one more fit (fast once compiled) for determinism.
+one module-scoped layout, one module-scoped fit on a sample with the rest placed by transform, and one
+more of each (fast once compiled) for determinism.
 """
 
 from __future__ import annotations
@@ -141,8 +142,64 @@ def test_display_sample_keeps_everything_up_to_the_limit():
 
 
 def test_display_sample_is_sorted_distinct_and_repeatable():
-    sample = maps.display_sample(100_000, maps.INTERACTIVE_POINTS, seed=4)
-    assert len(sample) == maps.INTERACTIVE_POINTS == len(np.unique(sample))
+    sample = maps.display_sample(100_000, 50_000, seed=4)
+    assert len(sample) == 50_000 == len(np.unique(sample))
     assert np.all(np.diff(sample) > 0) and sample[0] >= 0 and sample[-1] < 100_000
-    np.testing.assert_array_equal(sample, maps.display_sample(100_000, maps.INTERACTIVE_POINTS, seed=4))
-    assert not np.array_equal(sample, maps.display_sample(100_000, maps.INTERACTIVE_POINTS, seed=5))
+    np.testing.assert_array_equal(sample, maps.display_sample(100_000, 50_000, seed=4))
+    assert not np.array_equal(sample, maps.display_sample(100_000, 50_000, seed=5))
+
+
+FIT_SAMPLE, BATCH = 200, 50  # 120 of the 320 points placed by transform, in 3 batches
+
+
+@pytest.fixture(scope="module")
+def placed():
+    """The clustered points laid out by a fit on 200 of them and transform for the rest, with its progress."""
+    points, labels = clustered_points()
+    steps = []
+    coords = maps.project_2d(points, seed=3, fit_sample=FIT_SAMPLE, batch=BATCH,
+                             progress=lambda done, total, message: steps.append((done, total, message)))
+    return points, labels, coords, steps
+
+
+def test_past_the_sample_every_point_is_placed(placed):
+    points, labels, coords, _ = placed
+    assert coords.shape == (len(points), 2) and coords.dtype == np.float32
+    assert np.isfinite(coords).all()
+    assert knn_accuracy(coords, labels) > 0.9
+    fitted = maps.display_sample(len(points), FIT_SAMPLE, 3)
+    placed_only = np.setdiff1d(np.arange(len(points)), fitted)
+    assert knn_accuracy(coords[placed_only], labels[placed_only]) > 0.9
+
+
+def test_placing_reports_each_batch(placed):
+    points, _, _, steps = placed
+    rest = len(points) - FIT_SAMPLE
+    assert [done for done, _, _ in steps] == [0, FIT_SAMPLE, FIT_SAMPLE + BATCH, FIT_SAMPLE + 2 * BATCH, len(points)]
+    assert {total for _, total, _ in steps} == {len(points)}
+    assert steps[-1][2] == f"Placed {rest} of {rest}"
+
+
+def test_same_seed_same_placed_layout(placed):
+    points, _, coords, _ = placed
+    np.testing.assert_array_equal(maps.project_2d(points, seed=3, fit_sample=FIT_SAMPLE, batch=BATCH), coords)
+
+
+def test_a_cancel_between_batches_stores_nothing(tmp_path):
+    points, _ = clustered_points()
+    checks = []
+
+    def cancelled():
+        checks.append(1)
+        return len(checks) > 1
+
+    coords = maps.cached_layout(tmp_path, "dlib-resnet34", np.arange(len(points)), points, fit_sample=FIT_SAMPLE,
+                                batch=BATCH, cancelled=cancelled)
+    assert coords is None and len(checks) == 2
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_job_default_sample_is_the_librarys():
+    from curation.jobs.kinds import MapParams
+
+    assert MapParams().sample == maps.FIT_SAMPLE

@@ -70,6 +70,8 @@ class CleanParams:
 @dataclass(frozen=True)
 class MapParams:
     model: str = option(DEFAULT_EMBEDDER, "the embeddings to lay out", choices=EMBEDDERS)
+    sample: int = option(50_000, "UMAP is fitted on at most this many points (on the CPU); the others are placed "
+                         "by the fitted model's transform", minimum=100)
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,14 @@ class Database:
         rows = self.query(f"SELECT count(*) FROM ({sql}) AS counted", params)[0][0]
         return Streamed(rows, self.query_batches(sql, params, batch_rows))
 
+    def query_arrow(self, sql: str, params=None) -> pa.Table:
+        """A query's rows as an Arrow table: columns go to numpy without a Python object per value."""
+        cur = self._con.cursor()
+        try:
+            return cur.sql(sql, params=params or []).to_arrow_table()
+        finally:
+            cur.close()
+
     def rows_with_vectors(self, sql: str, params=None) -> tuple[pd.DataFrame, np.ndarray]:
         """A query with a `vector` column: the other columns as a DataFrame and the vectors as one
         float32 matrix, rows in the same order (read through Arrow: no Python list per vector)."""

@@ -1,11 +1,14 @@
-"""Map page parts: lay out a model's vectors (a job), draw them as a WebGL scatter coloured by label,
-cleaning verdict or flag, show a face's thumbnail on hover, and turn a lasso or box selection into
-a grid with Review's bulk actions.
+"""Map page parts: lay out a model's vectors (a job), draw up to a million of them as a WebGL scatter
+coloured by label, cleaning verdict or flag over a density layer, and turn a lasso, box or click
+selection into a grid with Review's bulk actions.
 
-Plotly's hover label cannot hold an image, so a small script (st.html with JavaScript) listens to
-the chart's hover events and shows the point's thumbnail, carried as a data URI in its customdata,
-beside the pointer. Thumbnails are sent for maps of up to HOVER_THUMBS points: beyond, the payload
-would slow every rerun, and the page says so.
+What goes to the browser stays small per point: coordinates and face (or image) ids as numpy arrays,
+which plotly sends as typed arrays, one trace per colour (the TOP_COLOURS largest, the rest as one
+"other" trace) whose name the hover shows. A selection's pictures are read from the store on demand.
+
+Plotly's hover label cannot hold an image, so for maps of up to HOVER_THUMBS points a small script
+(st.html with JavaScript) listens to the chart's hover events and shows the point's thumbnail,
+carried as a data URI in its customdata, beside the pointer.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ import io
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
 from ..embed import EMBEDDERS
 from ..jobs import JobError, start_job
 from ..map_run import maps_dir
-from ..maps import INTERACTIVE_POINTS, display_sample, stored_layout
+from ..maps import FIT_SAMPLE, INTERACTIVE_POINTS, display_sample, stored_layout
 from ..names import chart_text
 from ..store import Store
 from .jobs import job_status
@@ -34,7 +37,14 @@ CHART_KEY = "map-chart"
 HOVER_THUMBS = 3000
 THUMB_SIDE = 72
 COLOUR_BY = {"label": "Label", "verdict": "Cleaning verdict", "flags": "Flags"}
+TOP_COLOURS = 20
+PALETTE = plotly.colors.qualitative.Dark24  # 24 distinct colours: one per value shown on its own
+OTHERS_COLOUR = "#9aa0a6"
 SELECTION_SHOWN = 96
+# From this many points a 2-D histogram (log of the count) is drawn under them, so that where a million
+# points overlap the darker ground says how many lie there.
+DENSITY_FROM = 20_000
+DENSITY_BINS = 240
 HOVER_SCRIPT = """
 <script>
 (function () {
@@ -82,18 +92,21 @@ def layout_or_job(store: Store, model: str, keys: np.ndarray, who: str) -> np.nd
     coords = stored_layout(maps_dir(store), model, keys)
     if coords is None:
         st.info(f"No map of these {len(keys):,} {EMBEDDERS[model].subject}s yet. UMAP lays them out in a "
-                "background process (about a minute the first time, while it compiles).")
+                f"background process (about a minute the first time, while it compiles); past {FIT_SAMPLE:,} it is "
+                "fitted on a sample and places the others by its transform.")
         if st.button("Lay out the map", key="map-run", type="primary", icon=":material/scatter_plot:"):
             try:
                 start_job(store, "map", {"model": model}, who)
             except JobError as exc:
                 st.error(md_inline(exc))
-    job_status(store, "map", unit="layouts")
+    job_status(store, "map", unit="points")
     return coords
 
 
-def picture_path(store: Store, row) -> str:
-    return str(store.project.root / row.chip) if isinstance(row.chip, str) else str(store.project.thumb_path(row.sha256))
+def picture_paths(store: Store, subject: str, keys: np.ndarray) -> tuple[str, ...]:
+    """Each point's picture: its face chip, or its image's thumbnail."""
+    return tuple(str(store.project.root / chip) if chip else str(store.project.thumb_path(sha256))
+                 for chip, sha256 in store.map_pictures(subject, keys.tolist()))
 
 
 @st.cache_data(max_entries=4, show_spinner="Making the hover thumbnails…")
@@ -108,64 +121,105 @@ def hover_thumbnails(paths: tuple[str, ...]) -> list[str]:
     return uris
 
 
-def scatter(points: pd.DataFrame, coords: np.ndarray, colour_by: str, thumbs: list[str] | None):
-    """One WebGL trace per colour; returns the figure and each trace's row positions in `points`."""
-    fig, traces = go.Figure(), []
-    for value, rows in points.groupby(colour_by, sort=True).indices.items():
-        traces.append(rows)
-        text = [chart_text(f"{label} · {verdict} · image #{image}") for label, verdict, image in
-                zip(points["label"].iloc[rows], points["verdict"].iloc[rows], points["image_id"].iloc[rows])]
+def colour_groups(codes: np.ndarray, names: list[str], top: int = TOP_COLOURS) -> list[tuple[str, np.ndarray]]:
+    """(name, row positions) per trace: one trace for all but the `top` most common values (when there
+    are more), drawn first, under the others; then the `top` in name order."""
+    counts = np.bincount(codes, minlength=len(names))
+    ranked = [c for c in np.argsort(-counts, kind="stable") if counts[c]]
+    kept = sorted(ranked[:top], key=lambda c: names[c])
+    groups = [(names[c], np.flatnonzero(codes == c)) for c in kept]
+    if len(ranked) > top:
+        groups.insert(0, (f"{len(ranked) - top:,} other values", np.flatnonzero(~np.isin(codes, kept))))
+    return groups
+
+
+def marker_style(points: int) -> dict:
+    """Smaller, more transparent points the more there are, so that overlaps read as density."""
+    crowd = max(0.0, np.log10(max(points, 1) / 3000))
+    return {"size": round(max(2.0, 7 - 2.0 * crowd), 1), "opacity": round(max(0.3, 0.85 - 0.22 * crowd), 2)}
+
+
+def density_layer(coords: np.ndarray) -> go.Heatmap:
+    """Log counts of the points on a DENSITY_BINS square grid, smoothed: transparent where there are none,
+    darker the more there are."""
+    counts, x_edges, y_edges = np.histogram2d(coords[:, 0], coords[:, 1], bins=DENSITY_BINS)
+    return go.Heatmap(x=((x_edges[:-1] + x_edges[1:]) / 2).astype(np.float32),
+                      y=((y_edges[:-1] + y_edges[1:]) / 2).astype(np.float32), z=np.log1p(counts.T).astype(np.float32),
+                      colorscale=[[0, "rgba(60,64,67,0)"], [1, "rgba(60,64,67,0.75)"]], zmin=0, zsmooth="best",
+                      showscale=False, hoverinfo="skip", name="density")
+
+
+def scatter(coords: np.ndarray, keys: np.ndarray, codes: np.ndarray, names: list[str], colour_by: str,
+            subject: str, thumbs: list[str] | None) -> tuple[go.Figure, dict[int, np.ndarray]]:
+    """The figure, and for each point trace (by its number) the row positions of its points."""
+    fig, traces = go.Figure(), {}
+    if len(keys) >= DENSITY_FROM:
+        fig.add_trace(density_layer(coords))
+    ids = keys.astype(np.int32) if keys.max(initial=0) < 2 ** 31 else keys.astype(np.float64)
+    groups = colour_groups(codes, names)
+    palette = iter(PALETTE)
+    for position, (name, rows) in enumerate(groups):
+        traces[len(fig.data)] = rows
+        customdata = np.column_stack([ids[rows].astype(object), np.asarray(thumbs, dtype=object)[rows]]) \
+            if thumbs else ids[rows]
+        others = position == 0 and len(groups) > TOP_COLOURS
         fig.add_trace(go.Scattergl(
-            x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=chart_text(value), text=text,
-            customdata=[[int(r), thumbs[r] if thumbs else ""] for r in rows],
-            hovertemplate="%{text}<extra></extra>", marker={"size": 7, "opacity": 0.85}))
-    fig.update_layout(height=640, dragmode="lasso", margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      legend={"title": COLOUR_BY[colour_by]}, xaxis={"visible": False}, yaxis={"visible": False})
+            x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=chart_text(name), customdata=customdata,
+            hovertemplate=f"{subject} #%{{customdata{'[0]' if thumbs else ''}}}<extra>%{{fullData.name}}</extra>",
+            marker={**marker_style(len(keys)), "color": OTHERS_COLOUR if others else next(palette)},
+            legendrank=2000 if others else 1000))
+    fig.update_layout(height=640, dragmode="lasso", margin={"l": 10, "r": 10, "t": 30, "b": 10}, uirevision=subject,
+                      legend={"title": COLOUR_BY[colour_by], "itemsizing": "constant"}, xaxis={"visible": False},
+                      yaxis={"visible": False})
     return fig, traces
 
 
-def selected_rows(event, traces: list[np.ndarray]) -> list[int]:
-    """Rows of `points` under the lasso or box (Streamlit reports a trace and an index within it)."""
+def selected_rows(event, traces: dict[int, np.ndarray]) -> np.ndarray:
+    """Row positions of the points under the lasso or box, or clicked (Streamlit reports a trace and an
+    index within it)."""
     selection = (event or {}).get("selection") or {}
-    return sorted({int(traces[p["curve_number"]][p["point_index"]]) for p in selection.get("points", [])
-                   if p.get("curve_number", 0) < len(traces)})
+    rows = {int(traces[p["curve_number"]][p["point_index"]]) for p in selection.get("points", [])
+            if p.get("curve_number", 0) in traces and "point_index" in p}
+    return np.array(sorted(rows), dtype=np.int64)
 
 
 def map_section(store: Store, model: str, who: str) -> None:
-    points, matrix = store.map_points(model, EMBEDDERS[model].subject)
-    if points.empty:
-        st.info(f"No usable image has a {model} vector yet.")
-        return
-    coords = layout_or_job(store, model, points["key"].to_numpy(np.int64), who)
-    if coords is None:
-        return
-    shown = display_sample(len(points), INTERACTIVE_POINTS)
-    if len(shown) < len(points):
-        st.warning(f"Showing a random {len(shown):,} of {len(points):,} points: beyond {INTERACTIVE_POINTS:,} the "
-                   "map stops being interactive. Filter by cleaning one identity at a time to see all of one.")
-    show_flash()
+    subject = EMBEDDERS[model].subject
     colour_by = st.segmented_control("Colour by", list(COLOUR_BY), default="label", key="map-colour",
                                      format_func=COLOUR_BY.get) or "label"
-    view = points.iloc[shown].reset_index(drop=True)
+    keys, image_ids, codes, names = store.map_colours(model, subject, colour_by)
+    if not len(keys):
+        st.info(f"No usable image has a {model} vector yet.")
+        return
+    coords = layout_or_job(store, model, keys, who)
+    if coords is None:
+        return
+    shown = display_sample(len(keys), INTERACTIVE_POINTS)
+    if len(shown) < len(keys):
+        st.warning(f"Showing a random {len(shown):,} of {len(keys):,} points: the map draws at most "
+                   f"{INTERACTIVE_POINTS:,}.")
+    show_flash()
+    keys, image_ids, codes, coords = keys[shown], image_ids[shown], codes[shown], coords[shown]
     thumbs = None
-    if len(view) <= HOVER_THUMBS:
-        thumbs = hover_thumbnails(tuple(picture_path(store, row) for row in view.itertuples()))
+    if len(keys) <= HOVER_THUMBS:
+        thumbs = hover_thumbnails(picture_paths(store, subject, keys))
     else:
-        st.caption(f"Hover thumbnails are drawn for maps of up to {HOVER_THUMBS:,} points; lasso a region to see "
-                   "its pictures below.")
-    fig, traces = scatter(view, coords[shown], colour_by, thumbs)
+        st.caption(f"{len(keys):,} points. Hover one for its {subject} number and {COLOUR_BY[colour_by].lower()}; "
+                   "click it, or lasso a region, to see the pictures below.")
+    fig, traces = scatter(coords, keys, codes, names, colour_by, subject, thumbs)
     st.html(HOVER_SCRIPT, unsafe_allow_javascript=True)
     event = st.plotly_chart(fig, key=CHART_KEY, on_select="rerun", selection_mode=("lasso", "box", "points"))
-    selection_grid(store, view.iloc[selected_rows(event, traces)], who)
+    selection_grid(store, image_ids[selected_rows(event, traces)], who)
 
 
-def selection_grid(store: Store, chosen: pd.DataFrame, who: str) -> None:
-    if chosen.empty:
-        st.caption("Lasso or box a region (the tools above the chart) to see those pictures here and label, "
-                   "flag or tag them together.")
+def selection_grid(store: Store, chosen: np.ndarray, who: str) -> None:
+    """The selected points' images (each once, in map order), the first SELECTION_SHOWN as a grid."""
+    if not len(chosen):
+        st.caption("Lasso or box a region (the tools above the chart), or click a point, to see those pictures "
+                   "here and label, flag or tag them together.")
         return
-    image_ids = list(dict.fromkeys(int(i) for i in chosen["image_id"]))
-    st.subheader(f"{len(chosen)} points selected, {len(image_ids)} images", anchor=False)
+    image_ids = list(dict.fromkeys(chosen.tolist()))
+    st.subheader(f"{len(chosen):,} points selected, {len(image_ids):,} images", anchor=False)
     items = store.grid_items(image_ids[:SELECTION_SHOWN])
     if len(image_ids) > SELECTION_SHOWN:
         st.caption(f"The first {SELECTION_SHOWN} images are shown; tick them or use Select page for bulk actions.")

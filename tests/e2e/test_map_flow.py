@@ -1,0 +1,47 @@
+"""The Map page in Chromium at 25,000 faces: every point drawn over the density layer, a hover names
+the face under the pointer, a lasso brings up its faces, and they are flagged from the grid."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from curation.store import open_store
+from synthetic_map import map_scale, mapped_faces
+
+from .harness import screenshot, served, wait_for_app
+
+pytestmark = pytest.mark.e2e
+FACES = 25_000
+
+
+@pytest.fixture(scope="module")
+def many_faces(tmp_path_factory):
+    return mapped_faces(tmp_path_factory.mktemp("map-e2e") / "project", FACES, 200)
+
+
+def test_hover_and_lasso_work_on_a_map_of_25000_faces(many_faces, page, tmp_path):
+    bench = map_scale()
+    with served(many_faces, tmp_path / "serve.log") as url:
+        page.goto(f"{url}/map?who=e2e-annotator")
+        wait_for_app(page)
+        page.locator(bench.CHART).scroll_into_view_if_needed()
+        bench.chart_drawn(page, FACES, 60_000)
+        point = bench.trace_point(page)
+        hover = bench.hover_text(page, point, 10_000)
+        screenshot(page, "map-25k-hover")
+        heading, _, _ = bench.lasso_selection(page, point, 30_000)
+        wait_for_app(page)
+        screenshot(page, "map-25k-lasso")
+        page.locator(".st-key-select-all button").click()
+        wait_for_app(page)
+        page.locator(".st-key-apply-flag button").click()
+        page.get_by_text("Flagged").first.wait_for()
+    store = open_store(many_faces)
+    flagged = store.query("SELECT count(DISTINCT image_id) FROM flags WHERE active")[0][0]
+    store.close()
+    assert re.search(r"face #\d+", hover) and "person_" in hover
+    selected, images = int(heading.split()[0].replace(",", "")), int(heading.split()[3].replace(",", ""))
+    assert selected >= 1 and images == selected  # one face per image
+    assert flagged == min(images, 96)

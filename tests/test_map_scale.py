@@ -1,0 +1,130 @@
+"""The map at scale, on bench/map_scale.py's synthetic faces: the map job (a worker fitting UMAP on a
+sample and placing the rest, with progress and cancel) and the Map page drawing 25,000 points as
+typed arrays over a density layer, a selection of them flagged."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from apptest import app, assert_clean, cached
+from curation import maps
+from curation.map_run import lay_out, maps_dir
+from curation.store import open_store
+from synthetic_map import MODEL, map_scale, mapped_faces
+
+@pytest.fixture(scope="module")
+def small_faces(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("map300") / "project"
+    map_scale().build_project(root, 300, 10)
+    return root
+
+
+@pytest.fixture
+def faces_copy(small_faces, tmp_path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(small_faces, root)
+    return root
+
+
+def test_the_map_job_places_every_face_and_reports_each_batch(faces_copy):
+    store = open_store(faces_copy)
+    steps = []
+    try:
+        done = lay_out(store, MODEL, lambda done, total, message: steps.append((done, total)), fit_sample=200,
+                       batch=50)
+        keys, _ = store.map_vectors(MODEL, "face")
+        coords = maps.stored_layout(maps_dir(store), MODEL, keys)
+    finally:
+        store.close()
+    assert done == (300, False)
+    assert coords.shape == (300, 2) and np.isfinite(coords).all()
+    assert len(np.unique(coords, axis=0)) == 300
+    # the job's start, the worker's fit (start, end) and two batches of 50, the job's end
+    assert steps == [(0, 300), (0, 300), (200, 300), (250, 300), (300, 300), (300, 300)]
+
+
+def test_cancelling_the_map_job_stops_its_worker_and_stores_nothing(faces_copy):
+    store = open_store(faces_copy)
+    steps = []
+    try:
+        done = lay_out(store, MODEL, lambda done, total, message: steps.append(message), fit_sample=200,
+                       cancelled=lambda: len(steps) > 1)
+        stored = list(maps_dir(store).glob("*.npz")) if maps_dir(store).exists() else []
+    finally:
+        store.close()
+    assert done == (300, True)
+    assert steps[1].startswith("Fitting UMAP on 200 of 300")
+    assert stored == []
+
+
+@pytest.fixture(scope="module")
+def many_faces(tmp_path_factory) -> Path:
+    """25,000 faces of 200 people, laid out: past DENSITY_FROM and TOP_COLOURS."""
+    return mapped_faces(tmp_path_factory.mktemp("map25k") / "project", 25_000, 200)
+
+
+@pytest.fixture
+def served_many(many_faces, monkeypatch):
+    monkeypatch.setenv("CURATION_PROJECT", str(many_faces))
+    yield many_faces
+    from curation.ui.context import cached_store
+
+    cached_store(str(many_faces)).close()
+    cached_store.clear()
+
+
+def typed_length(array) -> int:
+    """Items in a plotly typed array ({"dtype", "bdata"}); fails on a plain JSON list."""
+    assert set(array) == {"dtype", "bdata"}, "a JSON list, not a typed array"
+    return len(base64.b64decode(array["bdata"])) // np.dtype(array["dtype"]).itemsize
+
+
+def test_the_map_draws_every_point_as_typed_arrays_over_a_density_layer(served_many):
+    from curation.ui.map import TOP_COLOURS
+
+    at = app("app_pages/map.py", "ada")
+    assert_clean(at)
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert traces[0]["type"] == "heatmap"
+    points = traces[1:]
+    assert {t["type"] for t in points} == {"scattergl"}
+    assert len(points) == TOP_COLOURS + 1 and points[0]["name"] == f"{200 - TOP_COLOURS} other values"
+    assert len({t["marker"]["color"] for t in points}) == TOP_COLOURS + 1
+    assert sum(typed_length(t["x"]) for t in points) == 25_000
+    assert all(typed_length(t["customdata"]) == typed_length(t["y"]) for t in points)
+    assert "face #%{customdata}" in points[0]["hovertemplate"]
+
+
+def test_a_selection_on_the_map_is_flagged_from_its_grid(served_many):
+    at = app("app_pages/map.py", "ada")
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    first = np.frombuffer(base64.b64decode(traces[2]["customdata"]["bdata"]), dtype=traces[2]["customdata"]["dtype"])
+    # a lasso as Streamlit reports it: trace 2 (the first label of its own), its first five points
+    at.session_state["map-chart"] = {"selection": {"points": [
+        {"curve_number": 2, "point_index": i} for i in range(5)], "point_indices": list(range(5)), "box": [],
+        "lasso": []}}
+    at.run()
+    assert_clean(at)
+    assert any("5 points selected, 5 images" in h.value for h in at.subheader)
+    at.button(key="select-all").click().run()
+    at.button(key="apply-flag").click().run()
+    assert_clean(at)
+    flagged = cached(served_many).query("SELECT image_id FROM flags WHERE active ORDER BY image_id")
+    assert [i for i, in flagged] == sorted(int(k) for k in first[:5])  # one face per image: face id = image id
+
+
+def test_colour_groups_put_every_point_in_one_trace_the_rare_values_together():
+    from curation.ui.map import colour_groups
+
+    codes = np.array([0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4], dtype=np.int32)
+    groups = colour_groups(codes, ["e", "d", "c", "b", "a"], top=3)
+    assert [name for name, _ in groups] == ["2 other values", "b", "c", "d"]
+    assert sorted(np.concatenate([rows for _, rows in groups]).tolist()) == list(range(len(codes)))
+    assert groups[0][1].tolist() == [0, 10]
+    assert [name for name, _ in colour_groups(codes, ["e", "d", "c", "b", "a"], top=5)] == ["a", "b", "c", "d", "e"]
