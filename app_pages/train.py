@@ -13,7 +13,9 @@ dataset_summary(store.training_label_counts(), store.left_out_of_training())
 weights_notice()
 run_form(store)
 job_status(store, "train", unit="epochs", details=job_curves)
-with st.expander("Preview augmentation (flip, rotation, perspective, brightness, contrast)"):
-    augmentation_preview(store, store.training_sample(4), st.session_state.get("train-size", 64))
+with st.expander("Preview augmentation (flip, rotation, perspective, brightness, contrast)", key="train-preview",
+                 on_change="rerun") as preview:
+    if preview.open:
+        augmentation_preview(store, store.training_sample(4), st.session_state.get("train-size", 64))
 st.subheader("Runs")
 runs_table(store)

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from curation.embed.dlib_resnet import MODEL_FILE, load_face_net
+from curation.embed.dlib_net import load_face_net
+from curation.embed.dlib_resnet import MODEL_FILE
 from curation.device import DeviceUnavailable, resolve_device
 from curation.jobs.kinds import EmbedParams
 from curation.embed.inference import autocast, default_loader_workers, prepare

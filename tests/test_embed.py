@@ -9,7 +9,8 @@ import torch
 
 from curation.embed import EMBEDDERS, WeightsMissing, get_embedder
 from curation.embed.dlib_format import DlibFormatError, read_network
-from curation.embed.dlib_resnet import MODEL_FILE, add_padded, face_net_layers, load_face_net
+from curation.embed.dlib_net import add_padded, face_net_layers, load_face_net
+from curation.embed.dlib_resnet import MODEL_FILE
 from curation.embed.weights import WeightsFile, packaged_dlib_model
 from dlib_reference import cosines, dlib_chips, dlib_descriptors, dlib_or_skip
 
@@ -103,3 +104,22 @@ def test_weights_given_by_path_are_loaded(tmp_path, name, side):
     assert vectors.shape == (2, 512)
     if name.startswith("facenet"):
         assert torch.allclose(vectors.norm(dim=1), torch.ones(2), atol=1e-5)
+
+
+@pytest.mark.parametrize("env", [{}, {"TORCH_HOME": "/tmp/th"}, {"XDG_CACHE_HOME": "/tmp/xdg"},
+                                 {"TORCH_HOME": "~/th", "XDG_CACHE_HOME": "/tmp/xdg"}])
+def test_the_registry_and_the_weights_cache_need_no_torch(env):
+    """Pages read the embedders' names and where weights go without importing torch (seconds), and
+    the cache folder named without torch is torch's own."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from curation.embed import EMBEDDERS; from curation.embed.weights import RESNET34_IMAGENET; "
+            "before = RESNET34_IMAGENET.cached(); assert 'torch' not in sys.modules, 'torch was imported'; "
+            "import torch; assert len(EMBEDDERS) >= 5; "
+            "from pathlib import Path; assert before == Path(torch.hub.get_dir()) / 'checkpoints' / "
+            "RESNET34_IMAGENET.filename, (before, torch.hub.get_dir())")
+    clean = {k: v for k, v in os.environ.items() if k not in ("TORCH_HOME", "XDG_CACHE_HOME")}
+    done = subprocess.run([sys.executable, "-c", code], env=clean | env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -15,7 +15,7 @@ from PIL import Image
 
 from curation import synth
 from curation.cli import main
-from curation.embed.dlib_resnet import load_face_net
+from curation.embed.dlib_net import load_face_net
 from curation.embed.run import NothingToEmbed, embed_project
 from curation.embed.verification import best_threshold_accuracy, central_faces
 from curation.embed.weights import packaged_dlib_model

@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw, ImageEnhance
 
 from curation.cli import main
 from curation.embed import EMBEDDERS, get_embedder
-from curation.embed.hog import BINS, CELL, DIM, SIDE, Hog, cell_histograms, letterbox
+from curation.embed.hog import BINS, CELL, DIM, SIDE, letterbox
+from curation.embed.hog_net import Hog, cell_histograms
 from curation.store import open_store
 
 SHAPES_PER_LABEL = 20

@@ -98,6 +98,11 @@ def test_train_preview_with_missing_originals(project):
     at = app("app_pages/train.py")
     assert_clean(at)
     assert at.metric[0].label == "Images to train on"
+    at.session_state["train-preview"] = True
+    at.run()
+    assert_clean(at)
+    captions = [img.caption for element in at.get("image") for img in element.proto.imgs]
+    assert captions and all("original missing" in c for c in captions)
 
 
 def test_team_mode_draws_placeholders_inline(project):

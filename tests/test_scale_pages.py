@@ -61,6 +61,10 @@ def test_train_page_shows_the_top_labels_and_their_spread_and_names_missing_orig
     assert labels > 400
     assert int(next(m for m in at.metric if m.label == "Labels").value) == labels
     assert len(at.get("plotly_chart")) == 2  # the top labels, and images per label over all of them
+    assert not at.get("image"), "the augmentation preview is drawn only once its expander is open"
+    at.session_state["train-preview"] = True
+    at.run()
+    assert_clean(at)
     captions = [img.caption for element in at.get("image") for img in element.proto.imgs]
     assert captions and all("original missing" in c for c in captions), \
         "each label's preview is a placeholder naming the missing original"

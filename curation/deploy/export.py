@@ -87,7 +87,7 @@ def load_run_model(model_file: Path) -> tuple[nn.Module, dict, torch.Tensor]:
     if embedder not in FACE_EMBEDDERS:
         raise BundleError(f"A bundle of a linear run on {embedder} embeddings cannot be made yet: only "
                           f"{', '.join(FACE_EMBEDDERS)} (face) and resnet34 runs are bundled.")
-    from ..embed.dlib_resnet import load_face_net
+    from ..embed.dlib_net import load_face_net
 
     head = nn.Linear(saved["state_dict"]["weight"].shape[1], len(classes))
     head.load_state_dict(saved["state_dict"])

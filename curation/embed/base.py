@@ -3,19 +3,22 @@
 An embedder turns crops into vectors. It says what one vector describes (`subject`: a detected
 face or a whole image), how to cut its crops from the files a snapshot names (run in DataLoader
 workers, so pure and picklable), and how to build its network, which takes a uint8 NCHW batch
-(0-255) and returns one float vector per crop. Adding an embedder is one class in its own module.
+(0-255) and returns one float vector per crop. Adding an embedder is one class in its own module,
+which imports torch only where it builds the network: the registry (names, subjects, descriptions)
+is what pages read, and torch costs a page seconds to import.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
+
+if TYPE_CHECKING:
+    from torch import nn
 
 EMBEDDERS: dict[str, "Embedder"] = {}
 
@@ -71,21 +74,3 @@ def get_embedder(name: str) -> Embedder:
     if name not in EMBEDDERS:
         raise UnknownEmbedder(name)
     return EMBEDDERS[name]
-
-
-class Normalised(nn.Module):
-    """`(x - mean) / scale` per channel on the device, then the wrapped network: crops travel
-    as uint8 (a quarter of the bytes through pinned memory) and are normalised where they run."""
-
-    def __init__(self, net: nn.Module, mean: tuple[float, float, float], scale: tuple[float, float, float]):
-        super().__init__()
-        self.net = net
-        self.register_buffer("mean", _channel_vector(mean))
-        self.register_buffer("scale", _channel_vector(scale))
-
-    def forward(self, x):
-        return self.net((x.float() - self.mean) / self.scale)
-
-
-def _channel_vector(values) -> torch.Tensor:
-    return torch.tensor(values, dtype=torch.float32).view(1, 3, 1, 1)

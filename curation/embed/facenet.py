@@ -8,15 +8,18 @@ download) or says which file to put where.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import torch
 from PIL import Image
-from torch import nn
 
 from ..verify import load_rgb
-from .base import Embedder, Item, Normalised, register
+from .base import Embedder, Item, register
 from .weights import WeightsFile
+
+if TYPE_CHECKING:
+    from torch import nn
 
 SIDE = 160
 MARGIN = 14
@@ -52,7 +55,10 @@ class Facenet(Embedder):
         return np.stack([np.asarray(crop) for crop in crops])
 
     def network(self, weights: str | None = None) -> nn.Module:
+        import torch
         from facenet_pytorch import InceptionResnetV1
+
+        from .normalised import Normalised
 
         state = torch.load(self.weights_file.locate(weights), map_location="cpu", weights_only=True)
         net = InceptionResnetV1()

@@ -7,15 +7,18 @@ The weights file is torchvision's own (the same file training uses).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import torch
 from PIL import Image
-from torch import nn
 
 from ..verify import load_rgb
-from .base import Embedder, Item, Normalised, register
+from .base import Embedder, Item, register
 from .weights import RESNET34_IMAGENET
+
+if TYPE_CHECKING:
+    from torch import nn
 
 SIDE = 224
 RESIZE = 256
@@ -46,7 +49,11 @@ class Resnet34Imagenet(Embedder):
         return np.asarray(centre_crop(load_rgb(item.path, max_side=2 * RESIZE)))[None]
 
     def network(self, weights: str | None = None) -> nn.Module:
+        import torch
+        from torch import nn
         from torchvision.models import resnet34
+
+        from .normalised import Normalised
 
         net = resnet34()
         net.load_state_dict(torch.load(self.weights_file.locate(weights), map_location="cpu", weights_only=True))

@@ -12,12 +12,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 DOWNLOAD_TIMEOUT_S = 20
 
@@ -36,7 +35,7 @@ class WeightsFile:
     env: str
 
     def cached(self) -> Path:
-        return Path(torch.hub.get_dir()) / "checkpoints" / self.filename
+        return torch_hub_dir() / "checkpoints" / self.filename
 
     def locate(self, given: str | os.PathLike | None = None) -> Path:
         """The file: the path given, else the environment variable's, else torch's cache
@@ -60,6 +59,16 @@ class WeightsFile:
     def instructions(self) -> str:
         return (f"put {self.filename} (from {self.url}) at {self.cached()}, or give its path with "
                 f"--weights or the {self.env} environment variable.")
+
+
+def torch_hub_dir() -> Path:
+    """`torch.hub.get_dir()`, without importing torch (3 s) when nothing has yet: pages that only say
+    where a weights file goes stay light. Torch's rule: `$TORCH_HOME/hub`, TORCH_HOME defaulting to
+    `$XDG_CACHE_HOME/torch`, then `~/.cache/torch`; once torch is loaded its answer (`set_dir`) wins."""
+    if "torch" in sys.modules:
+        return Path(sys.modules["torch"].hub.get_dir())
+    cache = os.getenv("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    return Path(os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(cache, "torch")))) / "hub"
 
 
 RESNET34_IMAGENET = WeightsFile("resnet34-b627a593.pth", "https://download.pytorch.org/models/resnet34-b627a593.pth",

@@ -13,7 +13,6 @@ from ..jobs import OPERATIONS, JobError, start_job
 from ..jobs.kinds import DEVICES
 from ..embed.weights import RESNET34_IMAGENET
 from ..store import Store
-from ..train.augment import preview
 from ..jobs.kinds import TrainParams
 from .charts import label_counts_chart
 from .context import ANNOTATOR_KEY
@@ -85,6 +84,8 @@ def augmentation_preview(store: Store, sample, size: int) -> None:
     original that is missing, unreadable or altered shows as a placeholder that says so."""
     if sample.empty:
         return
+    from ..train.augment import preview  # torchvision: 3 s to import, paid only when the preview is open
+
     loaded = [original_picture(store.project.original_path(sha, ext), sha, max_side=2 * size)
               for sha, ext in zip(sample["sha256"], sample["ext"])]
     tiles = iter(preview([image for image, problem in loaded if problem is None], size, per_image=4))
