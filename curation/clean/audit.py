@@ -27,7 +27,6 @@ from functools import lru_cache
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
-from scipy.stats import binomtest
 
 from ..names import chart_text
 
@@ -63,6 +62,8 @@ def wilson_interval(k: int, n: int) -> tuple[float, float]:
     """
     if n == 0:
         return float("nan"), float("nan")
+    from scipy.stats import binomtest  # a second to import: paid by an audit with figures, not by every Audit page
+
     interval = binomtest(int(k), int(n)).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
     return float(interval.low), float(interval.high)
 
