@@ -13,18 +13,40 @@ class Step:
     detail: str
 
 
+#: Counts from here on show in a tile as three significant digits ("1.19M"): whole, they do not fit.
+SHORTEN_FROM = 10_000
+
+
+def counted(name: str, n: int, unit: str, detail: str) -> Step:
+    """A step whose figure is a count; shortened, the exact count goes to the line under it."""
+    if n < SHORTEN_FROM:
+        return Step(name, str(n), unit, detail)
+    return Step(name, short_count(n), f"{n:,} {unit}", detail)
+
+
+def short_count(n: int) -> str:
+    """12,110 -> "12.1k", 121,100 -> "121k", 1,188,432 -> "1.19M": three significant digits."""
+    for size, suffix in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if n >= size:
+            value = n / size
+            text = f"{value:.3g}"
+            return f"{text}{suffix}" if float(text) < 1000 else short_count(round(value) * size)
+    return str(n)
+
+
 def steps(report: dict) -> list[Step]:
     images, downloads, flags = report["images"], report["downloads"], report["flags"]
     runs = report["runs"]
     best = max((r["metrics"].get("accuracy", 0) for r in runs if r.get("metrics")), default=None)
     return [
-        Step("Gather", str(downloads["ok"]), "downloaded", f"{downloads['failed']} failed, {downloads['refused']} refused"),
-        Step("Verify", str(images["ok"]), "usable images", f"{images['failed']} failed files"),
-        Step("Review", str(sum(report["labels"].values())), "labelled",
-             f"{report['unlabelled']} unlabelled, {sum(flags.values())} flags"),
-        Step("Clean", str(sum(report["suggestions"].values())), "suggestions",
-             f"{report['duplicates']['near']} near duplicates, {flags.get('label_conflict', 0)} label conflicts"),
-        Step("Train", str(len(runs)), "runs", f"{report['faces']} faces, {sum(report['embeddings'].values())} embeddings"),
+        counted("Gather", downloads["ok"], "downloaded", f"{downloads['failed']:,} failed, {downloads['refused']:,} refused"),
+        counted("Verify", images["ok"], "usable images", f"{images['failed']:,} failed files"),
+        counted("Review", sum(report["labels"].values()), "labelled",
+                f"{report['unlabelled']:,} unlabelled, {sum(flags.values()):,} flags"),
+        counted("Clean", sum(report["suggestions"].values()), "suggestions",
+                f"{report['duplicates']['near']:,} near duplicates, {flags.get('label_conflict', 0):,} label conflicts"),
+        counted("Train", len(runs), "runs",
+                f"{report['faces']:,} faces, {sum(report['embeddings'].values()):,} embeddings"),
         Step("Evaluate", "-" if best is None else f"{best:.1%}", "best accuracy", "no run yet" if best is None else ""),
     ]
 

@@ -102,3 +102,23 @@ def test_a_flag_kind_with_no_images_does_not_count():
     rep = copy.deepcopy(CLEAN)
     rep["flags"] = {"label_conflict": 0, "duplicate": 0}
     assert next_action(rep).startswith("The dataset is verified and labelled")
+
+
+def test_counts_too_long_for_a_tile_show_three_digits_and_the_exact_count_below():
+    big = report(images={"total": 1_200_000, "ok": 1_188_092, "failed": 11_908},
+                 labels={"a": 1_129_025}, unlabelled=59_067, flags={"label_conflict": 7_123})
+    tiles = {step.name: step for step in steps(big)}
+    assert (tiles["Verify"].value, tiles["Verify"].unit) == ("1.19M", "1,188,092 usable images")
+    assert tiles["Verify"].detail == "11,908 failed files"
+    assert (tiles["Review"].value, tiles["Review"].unit) == ("1.13M", "1,129,025 labelled")
+    assert (tiles["Gather"].value, tiles["Gather"].unit) == ("0", "downloaded")
+    small = {step.name: step for step in steps(report(images={"total": 9_999, "ok": 9_999}))}
+    assert (small["Verify"].value, small["Verify"].unit) == ("9999", "usable images")
+
+
+@pytest.mark.parametrize("n, text", [(10_000, "10k"), (12_110, "12.1k"), (99_950, "100k"), (121_100, "121k"),
+                                     (999_500, "1M"), (1_188_092, "1.19M"), (12_345_678, "12.3M")])
+def test_short_counts(n, text):
+    from curation.pipeline import short_count
+
+    assert short_count(n) == text
