@@ -68,3 +68,62 @@ def test_train_page_shows_the_top_labels_and_their_spread_and_names_missing_orig
     captions = [img.caption for element in at.get("image") for img in element.proto.imgs]
     assert captions and all("original missing" in c for c in captions), \
         "each label's preview is a placeholder naming the missing original"
+
+
+@pytest.fixture(scope="module")
+def faces_project(tmp_path_factory) -> Path:
+    """bench/scale.py's project at 20,000 rows with its face layer: faces, vectors, a cleaning run, a map."""
+    scale = scale_module()
+    root = tmp_path_factory.mktemp("scale-faces") / "project"
+    store = init_project(root)
+    values = {"names": scale.NAMES, "nrows": 20_000, "nevents": 200}
+    with store.transaction() as cur:
+        for sql in scale.BUILD_SQL:
+            cur.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
+    scale.add_faces(store, root)
+    store.close()
+    return root
+
+
+def test_the_face_layer_is_what_the_jobs_leave(faces_project):
+    from curation.map_run import maps_dir
+    from curation.maps import stored_layout
+    from curation.store import open_store
+
+    store = open_store(faces_project)
+    try:
+        scans = store.scan_counts()
+        assert scans["scanned"] == scans["images"] and 0.75 < scans["with_faces"] / scans["images"] < 0.85
+        assert store.embedding_counts() == {"dlib-resnet34": scans["faces"]}
+        points, matrix = store.map_points("dlib-resnet34", "face")
+        assert matrix.shape == (scans["faces"], 128)
+        assert stored_layout(maps_dir(store), "dlib-resnet34", points["key"].to_numpy()).shape == (len(points), 2)
+        assert set(store.open_suggestion_counts().values()) != {0}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("page", ["faces", "clusters", "map", "quality"])
+def test_pages_of_the_face_layer_run_clean(faces_project, monkeypatch, page):
+    monkeypatch.setenv("CURATION_PROJECT", str(faces_project))
+    at = app(f"app_pages/{page}.py")
+    assert_clean(at)
+
+
+def test_clusters_draws_the_first_open_suggestions_and_says_how_many_more(faces_project, monkeypatch):
+    import curation.ui.clusters as clusters
+
+    monkeypatch.setenv("CURATION_PROJECT", str(faces_project))
+    monkeypatch.setattr(clusters, "OPEN_SHOWN", 2)
+    at = app("app_pages/clusters.py")
+    assert_clean(at)
+    label = at.selectbox(key="clusters-identity").value
+    from apptest import cached
+
+    rows = cached(faces_project).identity_suggestions(label)
+    waiting = int(((rows["status"] == "open") & (rows["action"] != "merge")).sum())
+    assert waiting > 2
+    tiles = [b for b in at.button if b.key.startswith("accept-") and b.key[len("accept-"):].isdigit()]
+    assert len(tiles) == 2
+    assert any(f"The first 2 of {waiting} are shown" in c.value for c in at.caption)
+    assert at.button(key="accept-all").label == f"Accept all {waiting}"

@@ -46,10 +46,12 @@ QUEUES: dict[str, Queue] = {q.name: q for q in (
     Queue("flagged", "Flagged for review", "EXISTS (SELECT 1 FROM flags f WHERE f.image_id = i.id AND f.active)",
           help="Images with an active flag: fix them and clear the flag (X)."),
     Queue("disagreements", "Disagreements",
-          "EXISTS (SELECT 1 FROM blind_labels b WHERE b.image_id = i.id AND b.label IS NOT NULL "
-          "GROUP BY b.image_id HAVING count(DISTINCT b.label) > 1) "
-          "AND NOT EXISTS (SELECT 1 FROM adjudications a WHERE a.image_id = i.id AND a.decided_at >= "
-          "(SELECT max(b.labelled_at) FROM blind_labels b WHERE b.image_id = i.id))",
+          # The disagreeing images are found first and each image checked against that small set: a
+          # subquery per image (EXISTS ... WHERE b.image_id = i.id) took 0.4 s at 1.2M images.
+          "i.id IN (SELECT d.image_id FROM (SELECT image_id FROM blind_labels WHERE label IS NOT NULL "
+          "GROUP BY image_id HAVING count(DISTINCT label) > 1) d "
+          "WHERE NOT EXISTS (SELECT 1 FROM adjudications a WHERE a.image_id = d.image_id AND a.decided_at >= "
+          "(SELECT max(b.labelled_at) FROM blind_labels b WHERE b.image_id = d.image_id)))",
           help="Overlap images whose blind labels differ: a reviewer decides (Review, Disagreements)."),
 )}
 

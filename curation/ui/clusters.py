@@ -26,6 +26,8 @@ from .text import md_inline, md_text
 IDENTITY_KEY = "clusters-identity"
 GRID_COLUMNS = 6
 CORE_SHOWN = 60
+#: Open suggestions drawn as tiles (a picture and two buttons each): a hundred of them take seconds to draw.
+OPEN_SHOWN = 24
 READING_SHOWN = 12
 
 
@@ -136,7 +138,7 @@ def open_grid(store: Store, rows: pd.DataFrame, who: str) -> None:
                       on_click=decide, args=(store, ids, True, who))
     reject_all.button(f"Reject all {len(ids)}", key="reject-all", disabled=bool(why), help=why,
                       on_click=decide, args=(store, ids, False, who))
-    records = list(rows.itertuples())
+    records = list(rows.head(OPEN_SHOWN).itertuples())
     for start in range(0, len(records), GRID_COLUMNS):
         for column, row in zip(st.columns(GRID_COLUMNS), records[start:start + GRID_COLUMNS]):
             with column.container(border=True):
@@ -147,14 +149,17 @@ def open_grid(store: Store, rows: pd.DataFrame, who: str) -> None:
                            disabled=bool(why), on_click=decide, args=(store, [int(row.id)], True, who))
                 no.button("", key=f"reject-{row.id}", icon=":material/close:", help=why or "Reject",
                           disabled=bool(why), on_click=decide, args=(store, [int(row.id)], False, who))
+    if len(rows) > OPEN_SHOWN:
+        st.caption(f"The first {OPEN_SHOWN} of {len(rows)} are shown: the next appear as these are decided "
+                   "(the buttons above decide all of them).")
 
 
-def gallery(store: Store, rows: pd.DataFrame, limit: int | None = None) -> None:
-    shown = rows if limit is None else rows.head(limit)
+def gallery(store: Store, rows: pd.DataFrame, limit: int = CORE_SHOWN, which: str = "first") -> None:
+    shown = rows.head(limit)
     show_gallery(store, [picture(store, row) for row in shown.itertuples()],
                  [verdict_text(row) if row.status != "kept" else f"{row.score:.2f}" for row in shown.itertuples()], 96)
-    if limit is not None and len(rows) > limit:
-        st.caption(f"The {limit} weakest of {len(rows)} are shown.")
+    if len(rows) > limit:
+        st.caption(f"The {limit} {which} of {len(rows)} are shown.")
 
 
 def merges(store: Store, rows: pd.DataFrame, who: str) -> None:
@@ -233,7 +238,7 @@ def identity_section(store: Store, label: str, who: str) -> None:
     unit = "faces" if rows["face_id"].notna().any() else "images"
     st.subheader(f"{'The person' if unit == 'faces' else 'The class'}: {len(core)} {unit} kept", anchor=False)
     if len(core):
-        gallery(store, core, CORE_SHOWN)
+        gallery(store, core, which="weakest")
     decided = rows[rows["status"].isin(["accepted", "rejected"])]
     with st.expander(f"Decided ({len(decided)})"):
         for status in ("accepted", "rejected"):

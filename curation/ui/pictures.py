@@ -139,7 +139,12 @@ def original_picture(path: Path, sha256: str, max_side: int) -> tuple[Image.Imag
 
 def placeholder(problem: Unreadable, side: int = 224) -> Image.Image:
     """A grey square with a broken-picture mark and the problem in words ('Thumbnail missing')."""
-    side = max(int(side), 64)
+    return _drawn_placeholder(problem.title(kind_of(problem.path)), problem.path.name[:12], max(int(side), 64)).copy()
+
+
+@functools.lru_cache(maxsize=1024)
+def _drawn_placeholder(title: str, name: str, side: int) -> Image.Image:
+    """Drawn once per text and size (a few ms each: a page of missing chips redraws dozens per rerun)."""
     image = Image.new("RGB", (side, side), (236, 236, 240))
     draw = ImageDraw.Draw(image)
     ink = (110, 110, 120)
@@ -149,7 +154,7 @@ def placeholder(problem: Unreadable, side: int = 224) -> Image.Image:
               fill=ink, width=max(2, side // 80))
     font = ImageFont.load_default(size=max(11, side // 14))
     y = side * 0.56
-    for line in _wrapped([problem.title(kind_of(problem.path)), problem.path.name[:12] + "…"], draw, font, side):
+    for line in _wrapped([title, name + "…"], draw, font, side):
         draw.text((side / 2, y), line, fill=ink if y > side * 0.56 else (60, 60, 70), font=font, anchor="ma")
         y += font.size * 1.3
     return image
