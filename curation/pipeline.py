@@ -19,13 +19,15 @@ SHORTEN_FROM = 10_000
 
 def counted(name: str, n: int, unit: str, detail: str) -> Step:
     """A step whose figure is a count; shortened, the exact count goes to the line under it."""
-    if n < SHORTEN_FROM:
-        return Step(name, str(n), unit, detail)
-    return Step(name, short_count(n), f"{n:,} {unit}", detail)
+    short = short_count(n)
+    return Step(name, short, unit if short == str(n) else f"{n:,} {unit}", detail)
 
 
 def short_count(n: int) -> str:
-    """12,110 -> "12.1k", 121,100 -> "121k", 1,188,432 -> "1.19M": three significant digits."""
+    """12,110 -> "12.1k", 121,100 -> "121k", 1,188,432 -> "1.19M": three significant digits; whole below
+    SHORTEN_FROM."""
+    if n < SHORTEN_FROM:
+        return str(n)
     for size, suffix in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
         if n >= size:
             value = n / size

@@ -59,7 +59,7 @@ def test_faces_page_finds_no_face_in_shapes(tmp_path, monkeypatch):
     root = project_of(shapes(tmp_path / "in"), tmp_path / "project", monkeypatch)
     at = app("app_pages/faces.py")
     assert_clean(at)
-    assert metrics(at)["Images searched"] == "0 / 2"
+    assert metrics(at)["Images searched, of 2"] == "0"
     assert at.button(key="compute-embeddings").disabled
     at.button(key="detect-faces").click().run()
     job = wait_for(root, "detect")

@@ -108,6 +108,10 @@ def test_pages_of_the_face_layer_run_clean(faces_project, monkeypatch, page):
     monkeypatch.setenv("CURATION_PROJECT", str(faces_project))
     at = app(f"app_pages/{page}.py")
     assert_clean(at)
+    if page == "faces":
+        tiles = {m.label: m.value for m in at.metric}
+        assert tiles["Images searched, of 19.8k"] == "all" and tiles["Faces"].endswith("k"), tiles
+        assert all(len(value) <= 5 for value in tiles.values()), "a tile's figure fits its column"
 
 
 def test_clusters_draws_the_first_open_suggestions_and_says_how_many_more(faces_project, monkeypatch):

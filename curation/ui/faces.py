@@ -6,6 +6,7 @@ import streamlit as st
 
 from ..embed import DEFAULT_EMBEDDER, EMBEDDERS, get_embedder
 from ..accounts import PermissionDenied
+from ..pipeline import short_count
 from ..jobs import OPERATIONS, JobError, start_job
 from ..jobs.kinds import DEVICES
 from ..store import Store
@@ -21,11 +22,12 @@ EMBED = OPERATIONS["embed"].defaults()
 def figures(store: Store) -> None:
     scans, embedded = store.scan_counts(), store.embedding_counts()
     cols = st.columns(5)
-    cols[0].metric("Images searched", f"{scans['scanned']} / {scans['images']}")
-    cols[1].metric("Faces", scans["faces"])
-    cols[2].metric("Images with faces", scans["with_faces"])
-    cols[3].metric("No face", scans["no_face"])
-    cols[4].metric("Could not be read", scans["failed"])
+    searched = "all" if scans["scanned"] == scans["images"] else short_count(scans["scanned"])
+    cols[0].metric(f"Images searched, of {short_count(scans['images'])}", searched,
+                   help=f"{scans['scanned']:,} of {scans['images']:,} usable images")
+    for column, (label, key) in zip(cols[1:], [("Faces", "faces"), ("Images with faces", "with_faces"),
+                                               ("No face", "no_face"), ("Could not be read", "failed")]):
+        column.metric(label, short_count(scans[key]), help=f"{scans[key]:,}")
     if embedded:
         st.dataframe({"model": list(embedded), "vectors": list(embedded.values())}, hide_index=True)
 
