@@ -27,7 +27,7 @@ IDENTITY_KEY = "clusters-identity"
 GRID_COLUMNS = 6
 CORE_SHOWN = 60
 #: Open suggestions drawn as tiles (a picture and two buttons each): a hundred of them take seconds to draw.
-OPEN_SHOWN = 24
+OPEN_SHOWN = 12
 READING_SHOWN = 12
 
 
