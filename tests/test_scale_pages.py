@@ -103,7 +103,7 @@ def test_the_face_layer_is_what_the_jobs_leave(faces_project):
         store.close()
 
 
-@pytest.mark.parametrize("page", ["faces", "clusters", "map", "quality"])
+@pytest.mark.parametrize("page", ["faces", "clusters", "map", "quality", "evaluate"])
 def test_pages_of_the_face_layer_run_clean(faces_project, monkeypatch, page):
     monkeypatch.setenv("CURATION_PROJECT", str(faces_project))
     at = app(f"app_pages/{page}.py")
@@ -131,3 +131,14 @@ def test_clusters_draws_the_first_open_suggestions_and_says_how_many_more(faces_
     assert len(tiles) == 2
     assert any(f"The first 2 of {waiting} are shown" in c.value for c in at.caption)
     assert at.button(key="accept-all").label == f"Accept all {waiting}"
+
+
+def test_evaluate_draws_the_labels_in_the_most_errors_and_recall_over_all(faces_project, monkeypatch):
+    from curation.ui.evaluate import MATRIX_LABELS
+
+    monkeypatch.setenv("CURATION_PROJECT", str(faces_project))
+    at = app("app_pages/evaluate.py")
+    assert_clean(at)
+    assert any(f"The {MATRIX_LABELS} labels in the most errors, of 500" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 2, "the matrix of the most confused labels, and recall's spread"
+    assert len(at.selectbox(key="eval-true").options) == 500, "any cell can still be chosen"

@@ -16,7 +16,8 @@ from curation.ingest import ingest
 from curation.jobs import start_job
 from curation.store import init_project
 from curation.train.dataset import make_snapshot, stratified_split, version_id
-from curation.train.evaluate import accuracy, confused_pairs, counts_of, final_metrics, matrix_from_counts, per_class
+from curation.train.evaluate import (accuracy, confused_pairs, counts_of, final_metrics, matrix_from_counts,
+                                     most_confused_labels, per_class)
 from curation.jobs.kinds import TrainParams
 from curation.train.fit import fit_linear
 
@@ -55,6 +56,17 @@ def test_metrics_from_the_confusion_matrix():
     assert scores.loc["c", "f1"] == 1.0
     assert confused_pairs(matrix).values.tolist() == [["a", "b", 1], ["b", "a", 1]]
     assert final_metrics(preds)["accuracy"] == pytest.approx(4 / 6)
+
+
+def test_the_labels_in_the_most_errors_in_the_matrix_order():
+    labels = [f"l{i:03d}" for i in range(300)]
+    counts = pd.DataFrame({"label": labels, "predicted": labels, "n": 50})
+    errors = pd.DataFrame({"label": ["l007", "l200", "l200", "l150"], "predicted": ["l100", "l007", "l009", "l150"],
+                           "n": [9, 4, 3, 99]})
+    matrix = matrix_from_counts(pd.concat([counts, errors]), labels)
+    assert most_confused_labels(matrix, 3) == ["l007", "l100", "l200"]
+    assert most_confused_labels(matrix, 4) == ["l007", "l009", "l100", "l200"]
+    assert confused_pairs(matrix, 2).values.tolist() == [["l007", "l100", 9], ["l200", "l007", 4]]
 
 
 def test_linear_head_separates_clustered_embeddings():

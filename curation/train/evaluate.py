@@ -43,10 +43,27 @@ def accuracy(matrix: pd.DataFrame) -> float:
 
 def confused_pairs(matrix: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """The largest off-diagonal cells: (label, predicted, count), most frequent first."""
-    pairs = [(t, p, int(matrix.loc[t, p])) for t in matrix.index for p in matrix.columns
-             if t != p and matrix.loc[t, p] > 0]
-    pairs.sort(key=lambda r: (-r[2], r[0], r[1]))
+    errors = off_diagonal(matrix)
+    rows, cols = np.nonzero(errors)
+    pairs = sorted(((matrix.index[r], matrix.columns[c], int(errors[r, c])) for r, c in zip(rows, cols)),
+                   key=lambda r: (-r[2], r[0], r[1]))
     return pd.DataFrame(pairs[:top], columns=["label", "predicted", "count"])
+
+
+def off_diagonal(matrix: pd.DataFrame) -> np.ndarray:
+    """The matrix's counts with every cell of a label predicted as itself set to 0."""
+    same = matrix.index.to_numpy()[:, None] == matrix.columns.to_numpy()[None, :]
+    return np.where(same, 0, matrix.to_numpy())
+
+
+def most_confused_labels(matrix: pd.DataFrame, top: int) -> list[str]:
+    """The `top` labels in the most errors (mistaken for another, or another mistaken for them), in the
+    matrix's order: what a readable matrix of a run over hundreds of labels shows."""
+    errors = off_diagonal(matrix)
+    involved = pd.Series(errors.sum(axis=1), index=matrix.index).add(
+        pd.Series(errors.sum(axis=0), index=matrix.columns), fill_value=0)
+    chosen = set(involved.sort_values(ascending=False, kind="stable").index[:top])
+    return [label for label in matrix.index if label in chosen]
 
 
 def final_metrics(preds: pd.DataFrame) -> dict:

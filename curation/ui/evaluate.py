@@ -9,13 +9,17 @@ import streamlit as st
 
 from ..names import chart_text
 from ..store import Store
-from ..train.evaluate import accuracy, confused_pairs, matrix_from_counts, per_class, row_normalised
+from ..train.evaluate import (accuracy, confused_pairs, matrix_from_counts, most_confused_labels, per_class,
+                              row_normalised)
 from .review import action_bar, grid
 from .text import md_text
 
 CELL_KEY = "eval-cell"
 MATRIX_KEY = "eval-matrix"
 SPLITS = {"val": "Validation", "train": "Training", None: "All"}
+#: A matrix over more labels than this shows the labels in the most errors (a cell each stays readable
+#: and clickable; 500 labels would be 250,000 cells), with the spread of recall over all of them.
+MATRIX_LABELS = 20
 
 
 def run_picker(store: Store, label: str, key: str, exclude: int | None = None) -> dict | None:
@@ -40,10 +44,14 @@ def headline(run: dict, matrix) -> None:
     st.caption(f"Weights: {run['weights']} · device: {run['device']} · seed {run['params'].get('seed')}")
 
 
-def matrix_figure(matrix, normalised: bool, title: str = "", diverging: bool = False) -> go.Figure:
-    """A heatmap (true labels down, predictions across) with an invisible point on each cell to click."""
+def matrix_figure(matrix, normalised: bool, title: str = "", diverging: bool = False,
+                  only: list[str] | None = None) -> go.Figure:
+    """A heatmap (true labels down, predictions across) with an invisible point on each cell to click;
+    `only`: the labels to draw (rows normalised over all predictions all the same)."""
     shown = row_normalised(matrix) if normalised else matrix
-    labels = [chart_text(label) for label in matrix.index]
+    if only is not None:
+        shown = shown.loc[only, only]
+    labels = [chart_text(label) for label in shown.index]
     text = [[f"{v:.0%}" if normalised else str(v) for v in row] for row in shown.to_numpy()]
     fig = go.Figure(go.Heatmap(z=shown.to_numpy(), x=labels, y=labels, text=text, texttemplate="%{text}",
                                colorscale="RdBu" if diverging else "Blues", zmid=0 if diverging else None,
@@ -61,15 +69,31 @@ def matrix_figure(matrix, normalised: bool, title: str = "", diverging: bool = F
 
 
 def clickable_matrix(matrix, normalised: bool) -> None:
-    """Draw the matrix; a click on a cell chooses it (kept in CELL_KEY)."""
-    event = st.plotly_chart(matrix_figure(matrix, normalised), key=MATRIX_KEY, on_select="rerun",
+    """Draw the matrix (beyond MATRIX_LABELS labels, those in the most errors, and recall's spread over
+    all); a click on a cell chooses it (kept in CELL_KEY)."""
+    only = most_confused_labels(matrix, MATRIX_LABELS) if len(matrix) > MATRIX_LABELS else None
+    if only is not None:
+        st.caption(f"The {MATRIX_LABELS} labels in the most errors, of {len(matrix)}; any cell can be chosen "
+                   "below, and the per-class table covers them all.")
+    event = st.plotly_chart(matrix_figure(matrix, normalised, only=only), key=MATRIX_KEY, on_select="rerun",
                             selection_mode=("points",))
+    if only is not None:
+        recall_spread(matrix)
     points = (event or {}).get("selection", {}).get("points", [])
     if points:
         chosen = (html.unescape(points[0]["y"]), html.unescape(points[0]["x"]))
         if st.session_state.get("eval-last-click") != chosen:
             st.session_state["eval-last-click"] = chosen
             choose_cell(*chosen)
+
+
+def recall_spread(matrix) -> None:
+    recall = per_class(matrix)["recall"]
+    fig = go.Figure(go.Histogram(x=recall, nbinsx=40, hovertemplate="recall %{x}: %{y} labels<extra></extra>"))
+    fig.update_layout(title=f"Recall per label, all {len(matrix)} labels", height=260, bargap=0.05,
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis_title="recall", yaxis_title="labels",
+                      xaxis_tickformat=".0%")
+    st.plotly_chart(fig, key="eval-recall-spread")
 
 
 def choose_cell(label: str, predicted: str) -> None:
@@ -130,6 +154,11 @@ def compare(store: Store, run: dict, split: str | None, normalised: bool) -> dic
     cols[2].metric("Dataset", run["dataset_version"], delta="same data" if run["dataset_version"] ==
                    other["dataset_version"] else "different data", delta_color="off")
     diff = (row_normalised(mine) - row_normalised(theirs)) if normalised else (mine - theirs)
-    st.plotly_chart(matrix_figure(diff, False, f"Run #{run['id']} minus run #{other['id']}", diverging=True),
-                    key="eval-diff")
+    only = None
+    if len(diff) > MATRIX_LABELS:
+        changed = diff.abs().sum(axis=1) + diff.abs().sum(axis=0)
+        only = [label for label in diff.index if label in set(changed.nlargest(MATRIX_LABELS).index)]
+        st.caption(f"The {MATRIX_LABELS} labels whose cells changed most, of {len(diff)}.")
+    st.plotly_chart(matrix_figure(diff, False, f"Run #{run['id']} minus run #{other['id']}", diverging=True,
+                                  only=only), key="eval-diff")
     return other
