@@ -60,11 +60,11 @@ def next_action(report: dict) -> str:
         return ("Add images: ingest a folder laid out one sub-folder per label, "
                 "or search the web for them on Gather.")
     if flags.get("label_conflict"):
-        return f"Resolve {flags['label_conflict']} label conflicts in Review (filter: flag = Label conflict)."
+        return f"Resolve {flags['label_conflict']:,} label conflicts in Review (filter: flag = Label conflict)."
     if report["unlabelled"]:
-        return f"Label {report['unlabelled']} unlabelled images in Review (filter: unlabelled)."
+        return f"Label {report['unlabelled']:,} unlabelled images in Review (filter: unlabelled)."
     if flags.get("duplicate"):
-        return f"Check {flags['duplicate']} near duplicates in Review (filter: flag = Duplicate)."
+        return f"Check {flags['duplicate']:,} near duplicates in Review (filter: flag = Duplicate)."
     if images["failed"]:
-        return f"Look at the {images['failed']} failed files and fix or replace them at their source."
+        return f"Look at the {images['failed']:,} failed files and fix or replace them at their source."
     return "The dataset is verified and labelled: export it with `curation export DIR OUT --what images`."

@@ -27,7 +27,8 @@ def figures(store: Store) -> None:
                    help=f"{scans['scanned']:,} of {scans['images']:,} usable images")
     for column, (label, key) in zip(cols[1:], [("Faces", "faces"), ("Images with faces", "with_faces"),
                                                ("No face", "no_face"), ("Could not be read", "failed")]):
-        column.metric(label, short_count(scans[key]), help=f"{scans[key]:,}")
+        short = short_count(scans[key])
+        column.metric(label, short, help=None if short == str(scans[key]) else f"{scans[key]:,}")
     if embedded:
         st.dataframe({"model": list(embedded), "vectors": list(embedded.values())}, hide_index=True)
 
