@@ -142,3 +142,21 @@ def test_evaluate_draws_the_labels_in_the_most_errors_and_recall_over_all(faces_
     assert any(f"The {MATRIX_LABELS} labels in the most errors, of 500" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 2, "the matrix of the most confused labels, and recall's spread"
     assert len(at.selectbox(key="eval-true").options) == 500, "any cell can still be chosen"
+
+
+def test_failed_files_are_counted_in_sql_and_listed_up_to_a_limit(scale_project, monkeypatch):
+    from curation.store import open_store
+
+    store = open_store(scale_project)
+    try:
+        by_reason = store.failed_by_reason()
+        total = sum(by_reason.values())
+        assert total == len(store.failed_files()) > 10 and len(store.failed_files(limit=5)) == 5
+        reason, n = max(by_reason.items(), key=lambda item: item[1])
+        assert set(store.failed_files(reason)["reason"]) == {reason} and len(store.failed_files(reason)) == n
+    finally:
+        store.close()
+    monkeypatch.setenv("CURATION_PROJECT", str(scale_project))
+    at = app("app_pages/failed_files.py")
+    assert_clean(at)
+    assert len(at.dataframe[0].value) == total and f"{total:,} files could not be used" in at.caption[0].value

@@ -22,9 +22,7 @@ class ReportQueries:
         )[0]
         return {
             "images": {"total": ok + failed_files, "ok": ok, "failed": failed_files},
-            "failed_by_reason": dict(q(
-                "SELECT i.reason, count(*) FROM sources s JOIN images i ON i.id = s.image_id "
-                "WHERE i.status = 'failed' GROUP BY i.reason ORDER BY i.reason")),
+            "failed_by_reason": self.failed_by_reason(),
             "duplicates": {"exact": exact, "near": near},
             "labels": self.label_counts(),
             "unlabelled": q("SELECT count(*) FROM images WHERE status = 'ok' AND label IS NULL")[0][0],

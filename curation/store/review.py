@@ -165,10 +165,18 @@ class ReviewQueries:
             "SELECT label, count(*) FROM images WHERE status = 'ok' AND label IS NOT NULL GROUP BY label ORDER BY label")
         return dict(rows)
 
-    def failed_files(self):
+    def failed_files(self, reason: str | None = None, limit: int | None = None):
+        """Failed files (of one reason, when given), by reason and source; the first `limit` of them."""
         return self.query_df(
             "SELECT s.source, i.reason, i.detail, s.label_hint AS filed_under, i.bytes FROM sources s "
-            "JOIN images i ON i.id = s.image_id WHERE i.status = 'failed' ORDER BY i.reason, s.source")
+            "JOIN images i ON i.id = s.image_id WHERE i.status = 'failed' AND (?::VARCHAR IS NULL OR i.reason = ?) "
+            "ORDER BY i.reason, s.source LIMIT ?", [reason, reason, limit])
+
+    def failed_by_reason(self) -> dict[str, int]:
+        """Failed files per reason (a file counts once per source it was found at)."""
+        return dict(self.query(
+            "SELECT i.reason, count(*) FROM sources s JOIN images i ON i.id = s.image_id "
+            "WHERE i.status = 'failed' GROUP BY i.reason ORDER BY i.reason"))
 
     def label_renames(self) -> list[tuple[str, str]]:
         """(old, new) of every label the name rule's migration renamed (`store/renames.py`)."""
