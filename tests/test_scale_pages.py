@@ -145,17 +145,14 @@ def test_evaluate_draws_the_labels_in_the_most_errors_and_recall_over_all(faces_
 
 
 def test_failed_files_are_counted_in_sql_and_listed_up_to_a_limit(scale_project, monkeypatch):
-    from curation.store import open_store
+    from apptest import cached
 
-    store = open_store(scale_project)
-    try:
-        by_reason = store.failed_by_reason()
-        total = sum(by_reason.values())
-        assert total == len(store.failed_files()) > 10 and len(store.failed_files(limit=5)) == 5
-        reason, n = max(by_reason.items(), key=lambda item: item[1])
-        assert set(store.failed_files(reason)["reason"]) == {reason} and len(store.failed_files(reason)) == n
-    finally:
-        store.close()
+    store = cached(scale_project)  # the pages' own store: earlier tests here have opened it
+    by_reason = store.failed_by_reason()
+    total = sum(by_reason.values())
+    assert total == len(store.failed_files()) > 10 and len(store.failed_files(limit=5)) == 5
+    reason, n = max(by_reason.items(), key=lambda item: item[1])
+    assert set(store.failed_files(reason)["reason"]) == {reason} and len(store.failed_files(reason)) == n
     monkeypatch.setenv("CURATION_PROJECT", str(scale_project))
     at = app("app_pages/failed_files.py")
     assert_clean(at)
