@@ -95,9 +95,9 @@ def test_the_face_layer_is_what_the_jobs_leave(faces_project):
         scans = store.scan_counts()
         assert scans["scanned"] == scans["images"] and 0.75 < scans["with_faces"] / scans["images"] < 0.85
         assert store.embedding_counts() == {"dlib-resnet34": scans["faces"]}
-        points, matrix = store.map_points("dlib-resnet34", "face")
+        keys, matrix = store.map_vectors("dlib-resnet34", "face")
         assert matrix.shape == (scans["faces"], 128)
-        assert stored_layout(maps_dir(store), "dlib-resnet34", points["key"].to_numpy()).shape == (len(points), 2)
+        assert stored_layout(maps_dir(store), "dlib-resnet34", keys).shape == (len(keys), 2)
         assert set(store.open_suggestion_counts().values()) != {0}
     finally:
         store.close()
