@@ -128,8 +128,9 @@ def print_mixes(sets, draws: int) -> None:
     for name in [n for n in sets if "+" not in n]:
         vectors, image_ids, truth = sets[name]
         for mix in MIXES:
-            cells = np.array([[[s[1][2], s[2][2]] for s in scores(*(a[rows] for a in (vectors, image_ids, truth))).values()]
-                              for rows in (draw(truth, mix, np.random.default_rng(seed)) for seed in range(draws))])
+            draws_rows = (draw(truth, mix, np.random.default_rng(seed)) for seed in range(draws))
+            cells = np.array([[[s[1][2], s[2][2]] for s in scores(vectors[rows], image_ids[rows], truth[rows]).values()]
+                              for rows in draws_rows])
             mean = cells.mean(0)
             print(f"{name:8s} {mix:16s}" + "".join(f"        {p:.3f} / {b:.3f}" for p, b in mean))
 
@@ -163,8 +164,8 @@ def print_scale(sizes: list[int], whispers_up_to: int) -> None:
     print(f"\nScale: synthetic 128-d people; ours (kNN search + growing), each size in a fresh process")
     print(f"{'faces':>9s} {'seconds':>8s} {'peak MiB':>9s} {'pairwise F':>10s} {'BCubed F':>9s}  chinese whispers 0.5")
     for n in sizes:
-        line = subprocess.run([sys.executable, __file__, "--one-scale", str(n), "--whispers-up-to", str(whispers_up_to)],
-                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        command = [sys.executable, __file__, "--one-scale", str(n), "--whispers-up-to", str(whispers_up_to)]
+        line = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         r = json.loads(line)
         whispers = (f"{r['cw_seconds']:.1f} s, BCubed F {r['cw_bcubed']:.3f}" if "cw_seconds" in r else "not run")
         print(f"{n:9d} {r['seconds']:8.1f} {r['peak_mib']:9.0f} {r['pairwise']:10.3f} {r['bcubed']:9.3f}  {whispers}")

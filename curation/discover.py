@@ -73,17 +73,18 @@ def nearest_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndar
 
         index, distance = NNDescent(vectors, n_neighbors=k + 1, random_state=0, low_memory=True).neighbor_graph
         return index[:, 1:], distance[:, 1:]
-    squares = (vectors * vectors).sum(1)
+    import torch
+
+    data = torch.from_numpy(vectors)
+    squares = (data * data).sum(1)
     index, distance = np.empty((n, k), np.int64), np.empty((n, k), np.float32)
     for start in range(0, n, BLOCK):
-        rows = np.arange(start, min(start + BLOCK, n))
-        d2 = squares[rows, None] + squares[None, :] - 2 * vectors[rows] @ vectors.T
-        d2[rows - start, rows] = np.inf
-        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
-        near = np.take_along_axis(d2, part, 1)
-        order = np.argsort(near, 1)
-        index[rows] = np.take_along_axis(part, order, 1)
-        distance[rows] = np.sqrt(np.maximum(np.take_along_axis(near, order, 1), 0))
+        rows = torch.arange(start, min(start + BLOCK, n))
+        d2 = squares[rows, None] + squares[None, :] - 2 * data[rows] @ data.T
+        d2[rows - start, rows] = float("inf")
+        near, nearest = torch.topk(d2, k, dim=1, largest=False)
+        index[start:start + len(rows)] = nearest.numpy()
+        distance[start:start + len(rows)] = near.clamp_min(0).sqrt().numpy()
     return index, distance
 
 
@@ -106,11 +107,11 @@ class Groups:
         self.nearest, self.second = np.full(n, -1), np.full(n, np.inf)
         if n > 1:
             index, distance = nearest_neighbours(vectors, NEIGHBOURS)
-            self.nearest = index[:, 0]
+            self.nearest = index[:, 0].copy()
             if index.shape[1] > 1:
                 self.second = distance[:, 1].astype(np.float64)
             for i, j in zip(*np.nonzero(distance < self.cap)):
-                a, b = i, int(index[i, j])
+                a, b = int(i), int(index[i, j])
                 if image_ids[a] != image_ids[b]:
                     self.neighbours[a].add(b)
                     self.neighbours[b].add(a)
