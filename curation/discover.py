@@ -50,6 +50,8 @@ CLEAR = 0.85
 #: Neighbours per face in the graph; the exact search runs up to EXACT_UP_TO faces, NN-descent beyond.
 NEIGHBOURS = 10
 EXACT_UP_TO = 50_000
+#: NN-descent searches this many times k neighbours: its nearest k are then nearly all the true ones.
+APPROXIMATE_SEARCH = 2
 BLOCK = 2048
 
 
@@ -71,11 +73,12 @@ def nearest_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndar
         use_numba_cache()
         from pynndescent import NNDescent
 
-        index, distance = NNDescent(vectors, n_neighbors=k + 1, random_state=0, low_memory=True).neighbor_graph
-        return index[:, 1:], distance[:, 1:]
+        graph = NNDescent(vectors, n_neighbors=APPROXIMATE_SEARCH * k + 1, random_state=0, low_memory=True)
+        index, distance = graph.neighbor_graph
+        return index[:, 1:k + 1], distance[:, 1:k + 1]
     import torch
 
-    data = torch.from_numpy(vectors)
+    data = torch.from_numpy(np.require(vectors, requirements="W"))
     squares = (data * data).sum(1)
     index, distance = np.empty((n, k), np.int64), np.empty((n, k), np.float32)
     for start in range(0, n, BLOCK):
