@@ -44,7 +44,8 @@ def discover_people(store, model: str, actor: str = ACTOR, job_id: int | None = 
     groups = faces.loc[faces["grp"] >= 0, "grp"]
     progress and progress(1, 1, "Done")
     return (f"Discovery #{run_id}: {len(faces)} faces of unlabelled images, {groups.nunique()} proposed people "
-            f"({len(groups)} faces), {len(faces) - len(groups)} faces alone (cut at {discovery_cut(distance):.3f}).")
+            f"({len(groups)} faces), {len(faces) - len(groups)} faces alone "
+            f"(groups joined up to {discovery_cut(distance):.3f} apart).")
 
 
 def run_discover(ctx) -> tuple[str, bool]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from apptest import app, assert_clean, cached
-from curation.discover import agglomerate, bcubed_f, chinese_whispers, pairwise_f, proposed_people
+from curation.discover import bcubed_f, chinese_whispers, grow_people, nearest_neighbours, pairwise_f, proposed_people
 from curation.discover_run import discover_people
 from curation.store import open_store
 
@@ -28,10 +28,10 @@ def test_scores_of_perfect_and_lumped_groupings():
 
 
 def two_people_and_a_bridge() -> tuple[np.ndarray, np.ndarray]:
-    """Two tight people 1.0 apart and one face halfway between them."""
+    """Two tight people 1.16 apart and one face halfway between them (0.58 from each: under dlib's 0.6)."""
     a = RNG.normal(0, 0.03, (6, 4))
-    b = RNG.normal(0, 0.03, (6, 4)) + np.array([1.0, 0, 0, 0])
-    return np.vstack([a, b, [[0.5, 0, 0, 0]]]).astype(np.float32), np.array([0] * 6 + [1] * 6 + [2])
+    b = RNG.normal(0, 0.03, (6, 4)) + np.array([1.16, 0, 0, 0])
+    return np.vstack([a, b, [[0.58, 0, 0, 0]]]).astype(np.float32), np.array([0] * 6 + [1] * 6 + [2])
 
 
 def test_chinese_whispers_separates_two_people():
@@ -42,14 +42,49 @@ def test_chinese_whispers_separates_two_people():
 
 def test_a_face_between_two_people_does_not_join_them():
     vectors, truth = two_people_and_a_bridge()
-    ours = agglomerate(vectors, np.arange(len(vectors)), 0.55)
+    ours = grow_people(vectors, np.arange(len(vectors)), 0.6)
     assert len(set(ours[:6])) == 1 and len(set(ours[6:12])) == 1 and ours[0] != ours[6]
+    assert ours[12] not in (ours[0], ours[6])
 
 
 def test_faces_of_one_photo_are_never_one_person():
     vectors = np.vstack([RNG.normal(0, 0.01, (2, 4)), RNG.normal(0, 0.01, (2, 4))]).astype(np.float32)
-    groups = agglomerate(vectors, np.array([1, 1, 2, 3]), 0.55)
+    groups = grow_people(vectors, np.array([1, 1, 2, 3]), 0.6)
     assert groups[0] != groups[1]
+    assert groups[2] == groups[3] and groups[2] in (groups[0], groups[1]), "the other photos join one of them"
+
+
+def people_on_the_sphere(people: int, faces: int, spread: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`people` random directions in 32 dimensions, `faces` each scattered `spread` (root-mean-square
+    distance between two faces of one person)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(people, 32))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    noise = rng.normal(0, spread / np.sqrt(2 * 32), (people, faces, 32))
+    return (centres[:, None, :] + noise).reshape(-1, 32).astype(np.float32), np.repeat(np.arange(people), faces)
+
+
+def test_the_join_follows_the_groups_own_spread():
+    """Tight people 0.55 apart stay apart (a fixed cut at the same-person distance would join them);
+    loose people whose faces are 0.55 apart are each one group."""
+    tight, truth = people_on_the_sphere(2, 10, 0.25)
+    shift = np.zeros(32, np.float32)
+    shift[0] = 0.55 - np.linalg.norm(tight[:10].mean(0) - tight[10:].mean(0))
+    tight[10:] = tight[10:] - tight[10:].mean(0) + tight[:10].mean(0) + shift
+    groups = grow_people(tight, np.arange(20), 0.6)
+    assert bcubed_f(truth, groups)[2] == 1.0
+    loose, truth = people_on_the_sphere(8, 10, 0.5, seed=2)
+    assert bcubed_f(truth, grow_people(loose, np.arange(80), 0.6))[2] == 1.0
+
+
+def test_exact_and_approximate_neighbours_agree(monkeypatch):
+    vectors, _ = people_on_the_sphere(40, 10, 0.4)
+    exact = nearest_neighbours(vectors, 5)
+    monkeypatch.setattr("curation.discover.EXACT_UP_TO", 100)
+    approximate = nearest_neighbours(vectors, 5)
+    assert (exact[0][:, 0] == approximate[0][:, 0]).mean() > 0.95
+    assert np.allclose(exact[1][:, 0], approximate[1][:, 0], atol=1e-3) or \
+        (np.isclose(exact[1][:, 0], approximate[1][:, 0], atol=1e-3).mean() > 0.95)
 
 
 def test_proposed_people_leave_lone_faces_out():

@@ -81,8 +81,9 @@ def group_card(store: Store, number: int, group: int, faces, labels: list[str], 
 
 def discover_section(store: Store, who: str) -> None:
     st.header("Discover people")
-    st.caption("Faces of images without a label, grouped into proposed people (average linkage, one face per "
-               "photo, cut just under the model's same-person distance). Name a group to label its images.")
+    st.caption("Faces of images without a label, grouped into proposed people (groups of near neighbours join "
+               "when they are as close as their own faces are to each other, never beyond a little over the model's "
+               "same-person distance; one face per photo). Name a group to label its images.")
     show_flash()
     run_discovery(store, who)
     run = store.latest_discovery()
@@ -94,7 +95,7 @@ def discover_section(store: Store, who: str) -> None:
         return
     groups = {int(g): sorted(set(rows.loc[rows["grp"] == g, "image_id"].astype(int))) for g in rows["grp"].unique()}
     st.markdown(f"**{len(groups)} proposed people** still unnamed from discovery #{run['id']} ({run['model']}, "
-                f"cut at {run['cut']:.3f}).")
+                f"groups joined up to {run['cut']:.3f} apart).")
     labels, why = store.label_names(), refusal("label")
     for number, group in enumerate(list(groups)[:GROUPS_SHOWN], start=1):
         group_card(store, number, group, rows[rows["grp"] == group], labels, groups, who, why)
