@@ -27,8 +27,8 @@ from curation.project import write_atomically
 INTERACTIVE_POINTS = 1_000_000
 # Of those, the page draws a seeded random sample of at most this many as WebGL points (the density layer
 # and a lasso or box still cover every point): plotly reselects every drawn point on each mouse move of a
-# lasso: at a million (CPU-rendered, load ~6) a 48-move lasso took 264 s; with 50,000 / 100,000 / 200,000
-# drawn 24 / 45 / 67 s, the page 4.4 / 5.8 / 9.0 s (bench/map_scale.py --n 1000000 --check).
+# lasso: all of a million (CPU-rendered, load ~10) took 264 s for a 48-move lasso; with 50,000 / 100,000 / 200,000
+# drawn (load ~6) 24 / 45 / 67 s, the page 4.4 / 5.8 / 9.0 s (bench/map_scale.py --n 1000000 --check).
 DRAWN_POINTS = 50_000
 # umap-learn is fitted on at most this many points (a minute or two on 2 cores); the rest are placed by
 # the fitted model's transform, TRANSFORM_BATCH at a time (one progress message each).
