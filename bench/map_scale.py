@@ -140,7 +140,10 @@ def lay_out_timed(root: Path, sample: int, relayout: bool) -> None:
 
 
 def chart_drawn(page, points: int, timeout_ms: float) -> None:
-    """Wait until the chart's traces hold `points` points and plotly has drawn them."""
+    """Wait until the chart's traces hold the points drawn of `points` and plotly has drawn them."""
+    from curation.maps import DRAWN_POINTS
+
+    points = min(points, DRAWN_POINTS)
     page.wait_for_function(
         """([selector, points]) => {
           const chart = document.querySelector(selector);

@@ -25,6 +25,11 @@ from curation.project import write_atomically
 # The most points the page draws: plotly's WebGL scatter, fed typed arrays, still pans, hovers and lassos
 # a million (bench/map_scale.py); beyond, a random million of them is drawn.
 INTERACTIVE_POINTS = 1_000_000
+# Of those, the page draws a seeded random sample of at most this many as WebGL points (the density layer
+# and a lasso or box still cover every point): plotly reselects every drawn point on each mouse move of a
+# lasso: all of a million (CPU-rendered, load ~10) took 264 s for a 48-move lasso; with 50,000 / 100,000 / 200,000
+# drawn (load ~6) 24 / 45 / 67 s, the page 4.4 / 5.8 / 9.0 s (bench/map_scale.py --n 1000000 --check).
+DRAWN_POINTS = 50_000
 # umap-learn is fitted on at most this many points (a minute or two on 2 cores); the rest are placed by
 # the fitted model's transform, TRANSFORM_BATCH at a time (one progress message each).
 FIT_SAMPLE = 50_000
@@ -186,3 +191,33 @@ def display_sample(n: int, limit: int, seed: int = 0) -> np.ndarray:
     if n <= limit:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def points_in_regions(xy: np.ndarray, boxes: Sequence = (), lassos: Sequence = ()) -> np.ndarray:
+    """Which rows of an n x 2 array of points lie in any of the boxes ((x0, x1), (y0, y1)), corners in either
+    order, edges included, or inside any lasso polygon ((xs, ys), its vertices, closed implicitly): a mask."""
+    inside = np.zeros(len(xy), dtype=bool)
+    for xs, ys in boxes:
+        inside |= ((xy[:, 0] >= min(xs)) & (xy[:, 0] <= max(xs)) & (xy[:, 1] >= min(ys)) & (xy[:, 1] <= max(ys)))
+    for xs, ys in lassos:
+        inside |= in_polygon(xy, np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
+    return inside
+
+
+def in_polygon(xy: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Even-odd rule: a point is inside when a ray from it towards +x crosses the polygon's edges an odd
+    number of times. Only points in the polygon's bounding box are tested, edge by edge, vectorised."""
+    inside = np.zeros(len(xy), dtype=bool)
+    if len(xs) < 3:
+        return inside
+    near = np.flatnonzero((xy[:, 0] >= xs.min()) & (xy[:, 0] <= xs.max()) & (xy[:, 1] >= ys.min())
+                          & (xy[:, 1] <= ys.max()))
+    px, py = xy[near, 0].astype(np.float64), xy[near, 1].astype(np.float64)
+    odd = np.zeros(len(near), dtype=bool)
+    for x0, y0, x1, y1 in zip(xs, ys, np.roll(xs, -1), np.roll(ys, -1)):
+        if y0 == y1:
+            continue  # a horizontal edge: a ray along it crosses nothing
+        spans = (y0 > py) != (y1 > py)
+        odd ^= spans & (px < x0 + (py - y0) * (x1 - x0) / (y1 - y0))
+    inside[near] = odd
+    return inside

@@ -128,3 +128,27 @@ def test_colour_groups_put_every_point_in_one_trace_the_rare_values_together():
     assert sorted(np.concatenate([rows for _, rows in groups]).tolist()) == list(range(len(codes)))
     assert groups[0][1].tolist() == [0, 10]
     assert [name for name, _ in colour_groups(codes, ["e", "d", "c", "b", "a"], top=5)] == ["a", "b", "c", "d", "e"]
+
+
+def test_past_drawn_points_a_sample_is_drawn_and_a_lasso_or_box_selects_among_all(served_many, monkeypatch):
+    monkeypatch.setattr("curation.ui.map.DRAWN_POINTS", 5_000)
+    at = app("app_pages/map.py", "ada")
+    assert_clean(at)
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert traces[0]["type"] == "heatmap"
+    assert sum(typed_length(t["x"]) for t in traces[1:]) == 5_000
+    assert any("a random 5,000 of them are drawn" in c.value and "among all 25,000" in c.value for c in at.caption)
+    store = cached(served_many)
+    keys, _ = store.map_vectors(MODEL, "face")
+    x, y = maps.stored_layout(maps_dir(store), MODEL, keys).T
+    middle, below, above = float(np.median(x)), float(y.min()) - 1, float(y.max()) + 1
+    left = float(x.min()) - 1
+    # the whole map boxed, then a lasso around its left half (the frontend sends these beside the drawn points)
+    for box, lasso, expected in [([{"x": [left, float(x.max()) + 1], "y": [below, above]}], [], 25_000),
+                                 ([], [{"x": [left, middle, middle, left], "y": [below, below, above, above]}],
+                                  int((x < middle).sum()))]:
+        at.session_state["map-chart"] = {"selection": {"points": [], "point_indices": [], "box": box,
+                                                       "lasso": lasso}}
+        at.run()
+        assert_clean(at)
+        assert any(f"{expected:,} points selected, {expected:,} images" in h.value for h in at.subheader)

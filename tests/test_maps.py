@@ -149,6 +149,54 @@ def test_display_sample_is_sorted_distinct_and_repeatable():
     assert not np.array_equal(sample, maps.display_sample(100_000, 50_000, seed=5))
 
 
+SQUARE = ([0, 4, 4, 0], [0, 0, 4, 4])
+L_SHAPE = ([0, 4, 4, 2, 2, 0], [0, 0, 2, 2, 4, 4])  # the square without its top right quarter
+
+
+def test_a_square_lasso_holds_exactly_the_points_inside_it():
+    xy = np.array([[1, 1], [3, 3], [2, 0.5], [5, 1], [-1, 2], [2, 5], [2, -0.1]], dtype=np.float64)
+    assert maps.points_in_regions(xy, lassos=[SQUARE]).tolist() == [True, True, True] + [False] * 4
+
+
+def test_a_concave_lasso_leaves_out_its_notch_and_the_points_beyond_its_far_side():
+    xy = np.array([[1, 1], [3, 1], [1, 3], [3, 3], [3.9, 3.9], [5, 1], [5, 3], [-3, 3]], dtype=np.float64)
+    # (3, 3) is in the L's bounding box but in its notch; (5, 1) and (-3, 3) lie on a ray across the L
+    assert maps.points_in_regions(xy, lassos=[L_SHAPE]).tolist() == [True, True, True] + [False] * 5
+
+
+def test_several_boxes_and_lassos_select_their_union_and_box_corners_come_in_any_order():
+    xy = np.array([[1, 1], [3, 3], [11, 11], [21, 1], [50, 50], [10, 10]], dtype=np.float64)
+    boxes = [([12, 10], [12, 10]), ([20, 22], [2, 0])]
+    assert maps.points_in_regions(xy, boxes, [L_SHAPE]).tolist() == [True, False, True, True, False, True]
+    assert not maps.points_in_regions(xy).any()
+    assert not maps.points_in_regions(xy, lassos=[([0, 1], [0, 1])]).any()  # two vertices enclose nothing
+
+
+def slow_in_polygon(x: float, y: float, xs: list[float], ys: list[float]) -> bool:
+    """The even-odd rule for one point, edge by edge, in plain Python."""
+    inside = False
+    for i in range(len(xs)):
+        x0, y0, x1, y1 = xs[i], ys[i], xs[(i + 1) % len(xs)], ys[(i + 1) % len(xs)]
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            inside = not inside
+    return inside
+
+
+def test_lassos_agree_with_a_point_by_point_reference_on_random_polygons():
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(-1, 11, size=(2_000, 2))
+    for _ in range(20):
+        # a star-shaped, often concave polygon like a hand-drawn lasso, with a random centre and radii
+        corners = int(rng.integers(3, 40))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, corners))
+        radii = rng.uniform(0.5, 5, corners)
+        centre = rng.uniform(2, 8, 2)
+        xs, ys = (centre[0] + radii * np.cos(angles)).tolist(), (centre[1] + radii * np.sin(angles)).tolist()
+        expected = [slow_in_polygon(x, y, xs, ys) for x, y in xy]
+        assert maps.points_in_regions(xy, lassos=[(xs, ys)]).tolist() == expected
+        assert 0 < sum(expected) < len(xy)
+
+
 FIT_SAMPLE, BATCH = 200, 50  # 120 of the 320 points placed by transform, in 3 batches
 
 

@@ -1,6 +1,7 @@
-"""Map page parts: lay out a model's vectors (a job), draw up to a million of them as a WebGL scatter
-coloured by label, cleaning verdict or flag over a density layer, and turn a lasso, box or click
-selection into a grid with Review's bulk actions.
+"""Map page parts: lay out a model's vectors (a job), show up to a million of them as a density layer with
+a random sample of at most DRAWN_POINTS drawn on it as a WebGL scatter coloured by label, cleaning verdict
+or flag, and turn a lasso, box or click selection into a grid with Review's bulk actions. A lasso or box
+selects among all the points (its polygon, in data coordinates, tested here); a click, a drawn point.
 
 What goes to the browser stays small per point: coordinates and face (or image) ids as numpy arrays,
 which plotly sends as typed arrays, one trace per colour (the TOP_COLOURS largest, the rest as one
@@ -25,7 +26,7 @@ import streamlit as st
 from ..embed import EMBEDDERS
 from ..jobs import JobError, start_job
 from ..map_run import maps_dir
-from ..maps import FIT_SAMPLE, INTERACTIVE_POINTS, display_sample, stored_layout
+from ..maps import DRAWN_POINTS, FIT_SAMPLE, INTERACTIVE_POINTS, display_sample, points_in_regions, stored_layout
 from ..names import chart_text
 from ..store import Store
 from .jobs import job_status
@@ -150,15 +151,17 @@ def density_layer(coords: np.ndarray) -> go.Heatmap:
 
 
 def scatter(coords: np.ndarray, keys: np.ndarray, codes: np.ndarray, names: list[str], colour_by: str,
-            subject: str, thumbs: list[str] | None) -> tuple[go.Figure, dict[int, np.ndarray]]:
-    """The figure, and for each point trace (by its number) the row positions of its points."""
+            subject: str, thumbs: list[str] | None, drawn: np.ndarray) -> tuple[go.Figure, dict[int, np.ndarray]]:
+    """The figure: the density of all points, the `drawn` rows as points; and for each point trace (by its
+    number) the row positions of its points."""
     fig, traces = go.Figure(), {}
     if len(keys) >= DENSITY_FROM:
         fig.add_trace(density_layer(coords))
     ids = keys.astype(np.int32) if keys.max(initial=0) < 2 ** 31 else keys.astype(np.float64)
-    groups = colour_groups(codes, names)
+    groups = colour_groups(codes[drawn], names)
     palette = iter(PALETTE)
-    for position, (name, rows) in enumerate(groups):
+    for position, (name, of_drawn) in enumerate(groups):
+        rows = drawn[of_drawn]
         traces[len(fig.data)] = rows
         customdata = np.column_stack([ids[rows].astype(object), np.asarray(thumbs, dtype=object)[rows]]) \
             if thumbs else ids[rows]
@@ -166,7 +169,7 @@ def scatter(coords: np.ndarray, keys: np.ndarray, codes: np.ndarray, names: list
         fig.add_trace(go.Scattergl(
             x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=chart_text(name), customdata=customdata,
             hovertemplate=f"{subject} #%{{customdata{'[0]' if thumbs else ''}}}<extra>%{{fullData.name}}</extra>",
-            marker={**marker_style(len(keys)), "color": OTHERS_COLOUR if others else next(palette)},
+            marker={**marker_style(len(drawn)), "color": OTHERS_COLOUR if others else next(palette)},
             legendrank=2000 if others else 1000))
     fig.update_layout(height=640, dragmode="lasso", margin={"l": 10, "r": 10, "t": 30, "b": 10}, uirevision=subject,
                       legend={"title": COLOUR_BY[colour_by], "itemsizing": "constant"}, xaxis={"visible": False},
@@ -174,10 +177,14 @@ def scatter(coords: np.ndarray, keys: np.ndarray, codes: np.ndarray, names: list
     return fig, traces
 
 
-def selected_rows(event, traces: dict[int, np.ndarray]) -> np.ndarray:
-    """Row positions of the points under the lasso or box, or clicked (Streamlit reports a trace and an
-    index within it)."""
+def selected_rows(event, traces: dict[int, np.ndarray], coords: np.ndarray) -> np.ndarray:
+    """Row positions of all the points under the lasso(s) or box(es), drawn or not (Streamlit reports their
+    corners in data coordinates), else of the clicked points (a trace and an index within it)."""
     selection = (event or {}).get("selection") or {}
+    boxes = [(b["x"], b["y"]) for b in selection.get("box", []) if len(b.get("x", ())) == 2]
+    lassos = [(p["x"], p["y"]) for p in selection.get("lasso", []) if len(p.get("x", ())) >= 3]
+    if boxes or lassos:
+        return np.flatnonzero(points_in_regions(coords, boxes, lassos))
     rows = {int(traces[p["curve_number"]][p["point_index"]]) for p in selection.get("points", [])
             if p.get("curve_number", 0) in traces and "point_index" in p}
     return np.array(sorted(rows), dtype=np.int64)
@@ -200,16 +207,25 @@ def map_section(store: Store, model: str, who: str) -> None:
                    f"{INTERACTIVE_POINTS:,}.")
     show_flash()
     keys, image_ids, codes, coords = keys[shown], image_ids[shown], codes[shown], coords[shown]
+    drawn = display_sample(len(keys), DRAWN_POINTS)
     thumbs = None
     if len(keys) <= HOVER_THUMBS:
         thumbs = hover_thumbnails(picture_paths(store, subject, keys))
     else:
-        st.caption(f"{len(keys):,} points. Hover one for its {subject} number and {COLOUR_BY[colour_by].lower()}; "
-                   "click it, or lasso a region, to see the pictures below.")
-    fig, traces = scatter(coords, keys, codes, names, colour_by, subject, thumbs)
+        st.caption(map_caption(len(drawn), len(keys), subject, COLOUR_BY[colour_by].lower()))
+    fig, traces = scatter(coords, keys, codes, names, colour_by, subject, thumbs, drawn)
     st.html(HOVER_SCRIPT, unsafe_allow_javascript=True)
     event = st.plotly_chart(fig, key=CHART_KEY, on_select="rerun", selection_mode=("lasso", "box", "points"))
-    selection_grid(store, image_ids[selected_rows(event, traces)], who)
+    selection_grid(store, image_ids[selected_rows(event, traces, coords)], who)
+
+
+def map_caption(drawn: int, points: int, subject: str, colour: str) -> str:
+    if drawn == points:
+        return (f"{points:,} points. Hover one for its {subject} number and {colour}; click it, or lasso a region, "
+                "to see the pictures below.")
+    return (f"{points:,} points: the shading shows where they all lie, and a random {drawn:,} of them are drawn. "
+            f"Hover one for its {subject} number and {colour}; a lasso or box selects among all {points:,} "
+            "(a click, a drawn point), and the pictures show below.")
 
 
 def selection_grid(store: Store, chosen: np.ndarray, who: str) -> None:
