@@ -130,3 +130,32 @@ def test_neighbour_vote_relabels_an_image_among_another_class():
     assert list(np.flatnonzero(faces["action"] == "relabel")) == [3]
     assert faces["target_label"][3] == "cat" and faces["score"][3] >= 0.7
     assert (faces["action"][np.arange(40) != 3] == "keep").all()
+
+
+def scanned_duplicates(vectors, image_ids, labels, limit):
+    """The duplicate search as a scan of every pair, the reference for the pruned one."""
+    found = {}
+    distances = pairwise_distances(vectors)
+    close = (distances < limit) & (labels[:, None] != labels[None, :]) & (image_ids[:, None] > image_ids[None, :])
+    for i, j in zip(*np.nonzero(close)):
+        found.setdefault(int(image_ids[i]), (int(image_ids[j]), str(labels[j]), float(distances[i, j])))
+    return [(image, *twin) for image, twin in sorted(found.items())]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_pruned_duplicate_search_finds_what_a_scan_of_every_pair_finds(seed):
+    from curation.clean.run import cross_identity_duplicates
+    rng = np.random.default_rng(seed)
+    people = [person(rng, 40)[0] for _ in range(8)]
+    vectors = np.concatenate(people + [strangers(rng, 20)])
+    labels = np.array([f"p{i % 9}" for i in range(len(vectors))], dtype=object)
+    twins = rng.choice(len(vectors), 40, replace=False)
+    vectors[twins[:20]] = vectors[twins[20:]] + rng.normal(scale=0.005, size=(20, 16))
+    image_ids = rng.permutation(len(vectors))
+    image_ids[twins[:6]] = image_ids[twins[6:12]]
+    for limit in (0.1, 0.45):
+        expected = scanned_duplicates(vectors, image_ids, labels, limit)
+        found = cross_identity_duplicates(vectors, image_ids, labels, limit)
+        assert len(expected) >= 10
+        assert [f[:3] for f in found] == [e[:3] for e in expected]
+        assert np.allclose([f[3] for f in found], [e[3] for e in expected])

@@ -29,6 +29,8 @@ ACTOR = "cleaning"
 DUPLICATE_FRACTION = 1 / 6
 ESTIMATE_SAMPLE = 3000
 DUPLICATE_CHUNK = 512
+PIVOT_CHUNK = 8192
+PIVOT_MARGIN = 1e-4
 
 
 @dataclass
@@ -71,16 +73,50 @@ def prior_distance(model: str, vectors: np.ndarray, labels: np.ndarray) -> tuple
 def cross_identity_duplicates(vectors: np.ndarray, image_ids: np.ndarray, labels: np.ndarray,
                               limit: float) -> list[tuple[int, int, str, float]]:
     """(image, its twin image, the twin's label, distance) for faces within `limit` of a face of
-    another label; the later image of each pair is the one reported."""
+    another label; the later image of each pair is the one reported, with the first twin in row
+    order. Faces are compared only with those within reach (pivot_reach), so the cost grows with
+    each face's neighbourhood rather than with the project's faces squared."""
+    pairs = []
+    for members, candidates in pivot_reach(vectors, labels, limit):
+        for start in range(0, len(candidates), DUPLICATE_CHUNK):
+            rows = candidates[start:start + DUPLICATE_CHUNK]
+            distances = pairwise_distances(vectors[rows], vectors[members])
+            close = (distances < limit) & (labels[rows][:, None] != labels[members][None, :]) & \
+                (image_ids[rows][:, None] > image_ids[members][None, :])
+            pairs += [(int(rows[i]), int(members[j]), float(distances[i, j])) for i, j in zip(*np.nonzero(close))]
     found = {}
-    for start in range(0, len(vectors), DUPLICATE_CHUNK):
-        rows = np.arange(start, min(start + DUPLICATE_CHUNK, len(vectors)))
-        distances = pairwise_distances(vectors[rows], vectors)
-        close = (distances < limit) & (labels[rows][:, None] != labels[None, :]) & \
-            (image_ids[rows][:, None] > image_ids[None, :])
-        for i, j in zip(*np.nonzero(close)):
-            found.setdefault(int(image_ids[rows[i]]), (int(image_ids[j]), str(labels[j]), float(distances[i, j])))
+    for face, twin, distance in sorted(pairs):
+        found.setdefault(int(image_ids[face]), (int(image_ids[twin]), str(labels[twin]), distance))
     return [(image, *twin) for image, twin in sorted(found.items())]
+
+
+def pivot_reach(vectors: np.ndarray, labels: np.ndarray, limit: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The faces split by their nearest pivot (the labels' mean vectors), each part with the faces
+    that may lie within `limit` of one of its members. By the triangle inequality, a face farther
+    from the pivot than the part's radius plus `limit` cannot (distances kept in float32: a margin)."""
+    owner = np.unique(labels.astype(str), return_inverse=True)[1]
+    pivots = np.stack([vectors[owner == k].mean(0) for k in range(owner.max() + 1)])
+    nearest, radius = np.zeros(len(vectors), int), np.zeros(len(pivots))
+    for start, distances in pivot_distances(vectors, pivots):
+        part = distances.argmin(1)
+        nearest[start:start + len(part)] = part
+        np.maximum.at(radius, part, distances[np.arange(len(part)), part])
+    reach_faces, reach_pivots = [], []
+    for start, distances in pivot_distances(vectors, pivots):
+        faces, near = np.nonzero(distances <= radius[None, :] + limit + PIVOT_MARGIN)
+        reach_faces.append(faces + start)
+        reach_pivots.append(near)
+    faces, near = np.concatenate(reach_faces), np.concatenate(reach_pivots)
+    order = np.argsort(near, kind="stable")
+    bounds = np.searchsorted(near[order], np.arange(len(pivots) + 1))
+    return [(np.flatnonzero(nearest == k), faces[order[bounds[k]:bounds[k + 1]]])
+            for k in range(len(pivots)) if bounds[k + 1] > bounds[k]]
+
+
+def pivot_distances(vectors: np.ndarray, pivots: np.ndarray):
+    """(first row, float32 distances to the pivots) per chunk of rows."""
+    for start in range(0, len(vectors), PIVOT_CHUNK):
+        yield start, pairwise_distances(vectors[start:start + PIVOT_CHUNK], pivots).astype(np.float32)
 
 
 def clean_project(store, model: str, label: str | None = None, actor: str = ACTOR, job_id: int | None = None,
