@@ -22,6 +22,8 @@ from .method import pairwise_distances
 SAME_QUANTILE, OTHER_QUANTILE = 0.98, 0.02
 MIN_PEOPLE = 3
 SAMPLE = 2000
+NEAREST_CORES = 32
+PER_LABEL = 200
 
 
 @dataclass(frozen=True)
@@ -83,23 +85,53 @@ def found_people(identities, image_ids: np.ndarray) -> tuple[list[np.ndarray], n
 
 
 def same_and_other(vectors, image_ids, cores: list[np.ndarray], apart: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each core face's median distance to the rest of its core, and to the nearest core known to
-    be another person (`apart`): the person it could be mistaken for (its distance to every other
-    core would mostly measure people who are nowhere near, and hide the few who are)."""
+    """Each sampled core face's median distance to the rest of its core, and to the nearest core known
+    to be another person (`apart`): the person it could be mistaken for (its distance to every other
+    core would mostly measure people who are nowhere near, and hide the few who are). Only the
+    NEAREST_CORES cores whose mean vectors are nearest the face are measured, so the cost grows with
+    the sample, not with the project's faces."""
     rows = np.concatenate(cores)
     owner = np.concatenate([np.full(len(core), i) for i, core in enumerate(cores)])
     sample = np.random.default_rng(0).permutation(len(rows))[:SAMPLE]
-    distances = pairwise_distances(vectors[rows[sample]], vectors[rows])
-    distances[image_ids[rows[sample]][:, None] == image_ids[rows][None, :]] = np.nan
+    faces, mine = rows[sample], owner[sample]
+    measured = nearest_cores(vectors, faces, mine, cores, apart)
     same, nearest = np.full(len(sample), np.inf), np.full(len(sample), np.inf)
-    for i in range(len(cores)):
-        columns = distances[:, owner == i]
-        medians = np.nanmedian(np.where(np.isnan(columns).all(1, keepdims=True), np.inf, columns), axis=1)
-        mine = owner[sample] == i
-        same[mine] = medians[mine]
-        other = apart[owner[sample], i]
-        nearest[other] = np.minimum(nearest[other], medians[other])
+    for i, core in enumerate(cores):
+        own, other = mine == i, measured[:, i]
+        which = np.flatnonzero(own | other)
+        if not len(which):
+            continue
+        distances = pairwise_distances(vectors[faces[which]], vectors[core])
+        distances[image_ids[faces[which]][:, None] == image_ids[core][None, :]] = np.nan
+        medians = np.nanmedian(np.where(np.isnan(distances).all(1, keepdims=True), np.inf, distances), axis=1)
+        same[which[own[which]]] = medians[own[which]]
+        other_rows = which[other[which]]
+        nearest[other_rows] = np.minimum(nearest[other_rows], medians[other[which]])
     return same[np.isfinite(same)], nearest[np.isfinite(nearest)]
+
+
+def nearest_cores(vectors, faces: np.ndarray, mine: np.ndarray, cores: list[np.ndarray], apart: np.ndarray) -> np.ndarray:
+    """Faces x cores: whether the core is among the NEAREST_CORES known to be another person than
+    the face's own core, by distance to its mean vector."""
+    to_centroids = pairwise_distances(vectors[faces], np.stack([vectors[core].mean(0) for core in cores]))
+    to_centroids[~apart[mine]] = np.inf
+    shortlist = np.argsort(to_centroids, axis=1, kind="stable")[:, :NEAREST_CORES]
+    measured = np.zeros(to_centroids.shape, bool)
+    picked = np.arange(len(faces))[:, None]
+    measured[picked, shortlist] = np.isfinite(to_centroids[picked, shortlist])
+    return measured
+
+
+def bounded_labels(labels: np.ndarray) -> np.ndarray:
+    """Which faces calibrate: every face of a label of at most PER_LABEL faces, a seeded random
+    PER_LABEL of a larger one (the two distributions need a few thousand faces, not a million)."""
+    chosen = np.ones(len(labels), bool)
+    rng = np.random.default_rng(0)
+    names, owner, counts = np.unique(labels.astype(str), return_inverse=True, return_counts=True)
+    for k in np.flatnonzero(counts > PER_LABEL):
+        rows = np.flatnonzero(owner == k)
+        chosen[rng.choice(rows, len(rows) - PER_LABEL, replace=False)] = False
+    return chosen
 
 
 def best_separation(same: np.ndarray, other: np.ndarray) -> float:
@@ -110,8 +142,10 @@ def best_separation(same: np.ndarray, other: np.ndarray) -> float:
 
 
 def calibrate(vectors, image_ids, labels, prior: float, attributes=None) -> Calibration:
-    vectors = np.asarray(vectors, np.float64)
-    image_ids, labels = np.asarray(image_ids), np.asarray(labels, dtype=object)
+    labels = np.asarray(labels, dtype=object)
+    chosen = bounded_labels(labels)
+    vectors, image_ids, labels = np.asarray(vectors, np.float64)[chosen], np.asarray(image_ids)[chosen], labels[chosen]
+    attributes = None if attributes is None else np.asarray(attributes, dtype=object).reshape(len(chosen), -1)[chosen]
     cores, apart, basis = person_cores(vectors, image_ids, labels, prior, attributes)
     if len(cores) < MIN_PEOPLE:
         return Calibration(prior, prior, None, None, len(cores), basis)

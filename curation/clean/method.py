@@ -157,6 +157,7 @@ def attribute_conflict(blocked: np.ndarray, image_ids: np.ndarray, core: np.ndar
 
 
 CENTROID_SHORTLIST = 3
+SHORTLIST_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -176,27 +177,40 @@ def best_other_identity(vectors: np.ndarray, image_ids: np.ndarray, labels: np.n
     """For each face, the other identity it matches best and that match (median distance to the
     identity's members, faces of its own image left out). Only the identities with the
     CENTROID_SHORTLIST nearest mean vectors are measured exactly, so the cost grows with faces x
-    identities rather than faces squared."""
+    identities rather than faces squared; faces are taken in chunks, so memory does not."""
     names = [name for name, rows in members.items() if len(rows)]
     best_label = np.full(len(vectors), None, dtype=object)
     best_match = np.zeros(len(vectors))
     if not names:
         return best_label, best_match
-    centroids = np.stack([vectors[members[name]].mean(0) for name in names])
-    to_centroids = pairwise_distances(vectors, centroids)
-    to_centroids[np.asarray(labels)[:, None] == np.array(names, dtype=object)[None, :]] = np.inf
-    shortlist = np.argsort(to_centroids, axis=1)[:, :CENTROID_SHORTLIST]
+    shortlist = centroid_shortlist(vectors, labels, [vectors[members[name]].mean(0) for name in names], names)
     for column in range(shortlist.shape[1]):
+        order = np.argsort(shortlist[:, column], kind="stable")
+        bounds = np.searchsorted(shortlist[order, column], np.arange(len(names) + 1))
         for k, name in enumerate(names):
-            rows = np.flatnonzero((shortlist[:, column] == k) & np.isfinite(to_centroids[:, k]))
-            if not len(rows):
-                continue
-            distances = pairwise_distances(vectors[rows], vectors[members[name]])
-            distances[image_ids[rows][:, None] == image_ids[members[name]][None, :]] = np.nan
-            match = np.nan_to_num(match_score(row_medians(distances), same_person))
-            better = match > best_match[rows]
-            best_match[rows[better]], best_label[rows[better]] = match[better], name
+            for start in range(bounds[k], bounds[k + 1], SHORTLIST_CHUNK):
+                rows = order[start:min(start + SHORTLIST_CHUNK, bounds[k + 1])]
+                distances = pairwise_distances(vectors[rows], vectors[members[name]])
+                distances[image_ids[rows][:, None] == image_ids[members[name]][None, :]] = np.nan
+                match = np.nan_to_num(match_score(row_medians(distances), same_person))
+                better = match > best_match[rows]
+                best_match[rows[better]], best_label[rows[better]] = match[better], name
     return best_label, best_match
+
+
+def centroid_shortlist(vectors: np.ndarray, labels: np.ndarray, centroids: list[np.ndarray], names: list[str]) -> np.ndarray:
+    """Faces x CENTROID_SHORTLIST: the identities (indices into `names`) other than the face's own
+    whose mean vectors are nearest; -1 where there are fewer."""
+    centroids, names = np.stack(centroids), np.array(names, dtype=object)
+    width = min(CENTROID_SHORTLIST, len(names))
+    shortlist = np.full((len(vectors), CENTROID_SHORTLIST), -1)
+    for start in range(0, len(vectors), SHORTLIST_CHUNK):
+        to_centroids = pairwise_distances(vectors[start:start + SHORTLIST_CHUNK], centroids)
+        to_centroids[np.asarray(labels)[start:start + SHORTLIST_CHUNK][:, None] == names[None, :]] = np.inf
+        nearest = np.argsort(to_centroids, axis=1)[:, :width]
+        picked = np.arange(len(nearest))[:, None]
+        shortlist[start:start + len(nearest), :width] = np.where(np.isfinite(to_centroids[picked, nearest]), nearest, -1)
+    return shortlist
 
 
 def row_medians(distances: np.ndarray) -> np.ndarray:
