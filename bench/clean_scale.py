@@ -6,7 +6,8 @@ per person on the sphere, spread like dlib's ResNet (one person's faces mostly w
 person's beyond it), and a few percent impostors per pool drawn from other people. Timed separately:
 the calibration (calibrate.py, which resolves the labels itself), the per-label peeling (joint.py's
 pools_of), the joint linking and assignment of groups across labels (the rest of resolve), the
-verdicts (clean_labels less its resolve) and the cross-identity duplicate search (run.py).
+whole of clean_labels (its own peeling and joint step, then the verdicts) and the cross-identity
+duplicate search (run.py).
 
 Printed per size: seconds and peak traced memory (tracemalloc: numpy's allocations) per step, and
 the growth exponent of each step between consecutive sizes against the number of faces.
@@ -67,37 +68,39 @@ def timed(step, results: dict, name: str):
     return out
 
 
-def measure(labels: int, per_label: int) -> dict:
+def measure(labels: int, per_label: int, steps: tuple[str, ...]) -> dict:
     vectors, image_ids, names = synthetic_project(labels, per_label)
+    v64 = np.asarray(vectors, np.float64)
     results: dict = {}
     tracemalloc.start()
     calibration = timed(lambda: calibrate(vectors, image_ids, names, PRIOR), results, "calibration")
     same = calibration.value
-    v64 = np.asarray(vectors, np.float64)
-    pools = timed(lambda: pools_of(v64, image_ids, names, same, None), results, "peeling")
-
-    def joint():
-        link = link_distance(pools, same)
-        merged = [replace(pool, groups=merged_modes(pool.groups, np.where(pool.blocked, np.nan, pool.distances), same))
-                  for pool in pools]
-        return assign(person_weights(merged, link_groups(v64, image_ids, merged, link)))
-
-    timed(joint, results, "joint")
-    del pools
-    timed(lambda: clean_labels(vectors, image_ids, names, same), results, "clean_labels")
-    results["verdicts"] = (results.pop("clean_labels")[0] - results["peeling"][0] - results["joint"][0],
-                           results["peeling"][1])
-    timed(lambda: cross_identity_duplicates(v64, image_ids, names, same * DUPLICATE_FRACTION), results, "duplicates")
+    if "peeling" in steps or "joint" in steps:
+        pools = timed(lambda: pools_of(v64, image_ids, names, same, None), results, "peeling")
+        timed(lambda: joint(v64, image_ids, pools, same), results, "joint")
+        del pools
+    if "clean" in steps:
+        timed(lambda: clean_labels(vectors, image_ids, names, same), results, "clean")
+    if "duplicates" in steps:
+        timed(lambda: cross_identity_duplicates(v64, image_ids, names, same * DUPLICATE_FRACTION), results, "duplicates")
     tracemalloc.stop()
     results["t"] = calibration.value
     return results
+
+
+def joint(vectors, image_ids, pools, same):
+    """resolve() less the peeling: the link distance, modes joined, groups linked across labels, assignment."""
+    link = link_distance(pools, same)
+    merged = [replace(pool, groups=merged_modes(pool.groups, np.where(pool.blocked, np.nan, pool.distances), same))
+              for pool in pools]
+    return assign(person_weights(merged, link_groups(vectors, image_ids, merged, link)))
 
 
 def exponent(small: float, large: float, n_small: int, n_large: int) -> str:
     return f"{math.log(large / small) / math.log(n_large / n_small):.2f}" if small > 0 and large > 0 else "-"
 
 
-STEPS = ("calibration", "peeling", "joint", "verdicts", "duplicates")
+STEPS = ("calibration", "peeling", "joint", "clean", "duplicates")
 
 
 def main() -> None:
@@ -105,6 +108,8 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=[f"{n}x{m}" for n, m in SIZES],
                         help="LABELSxFACES, e.g. 20x500 100x1000")
     parser.add_argument("--theia", action="store_true", help=f"add {THEIA[0]}x{THEIA[1]} (1.2 million faces)")
+    parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS,
+                        help="steps to time (peeling and joint go together)")
     args = parser.parse_args()
     sizes = [tuple(int(x) for x in size.split("x")) for size in args.sizes] + ([THEIA] if args.theia else [])
     print(f"load average {os.getloadavg()[0]:.1f}; seconds (peak MiB traced) per step")
@@ -112,13 +117,13 @@ def main() -> None:
     print("|---|---|---|" + "---|" * len(STEPS))
     rows = []
     for labels, per_label in sizes:
-        r = measure(labels, per_label)
+        r = measure(labels, per_label, args.steps)
         rows.append((labels * per_label, r))
-        cells = " | ".join(f"{r[s][0]:.2f} ({r[s][1]:.0f})" for s in STEPS)
+        cells = " | ".join(f"{r[s][0]:.2f} ({r[s][1]:.0f})" if s in r else "-" for s in STEPS)
         print(f"| {labels} x {per_label} | {labels * per_label:,} | {r['t']:.3f} | {cells} |", flush=True)
     for (n0, r0), (n1, r1) in zip(rows, rows[1:]):
         print(f"exponent {n0:,} -> {n1:,} faces: " +
-              ", ".join(f"{s} {exponent(r0[s][0], r1[s][0], n0, n1)}" for s in STEPS))
+              ", ".join(f"{s} {exponent(r0[s][0], r1[s][0], n0, n1)}" for s in STEPS if s in r0 and s in r1))
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 
