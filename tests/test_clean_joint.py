@@ -195,3 +195,12 @@ def test_every_face_gets_one_action_with_a_score_in_range(seed):
     faces = clean_labels(vectors, images, labels, SAME).faces
     assert set(faces["action"]) <= {"keep", "remove", "relabel"}
     assert faces["score"].between(0.5, 1.0).all()
+
+
+def test_calibration_reads_every_face_of_a_small_label_and_a_bounded_sample_of_a_large_one():
+    from curation.clean.calibrate import PER_LABEL, bounded_labels
+    labels = np.array(["big"] * (PER_LABEL + 150) + ["small"] * 40 + ["big"] * 10, dtype=object)
+    chosen = bounded_labels(labels)
+    assert chosen[labels == "small"].all()
+    assert chosen[labels == "big"].sum() == PER_LABEL
+    assert (bounded_labels(labels) == chosen).all()

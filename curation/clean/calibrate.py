@@ -8,6 +8,10 @@ prior lies between the 98th percentile of the first and the 2nd percentile of th
 agree with it and it stays. Otherwise (faces alike in lighting and pose bring other people within
 the prior; poor photos push one person's faces beyond it) the distance moves to the middle of
 that gap, or to the distance that separates the two best when they overlap.
+
+Two distributions need a few thousand faces, not a million: at most PER_LABEL faces of each label
+(a seeded sample) are resolved, and each sampled face is measured against the NEAREST_CORES other
+people whose mean vectors are nearest, so the cost grows with the labels, not the faces squared.
 """
 
 from __future__ import annotations
@@ -144,7 +148,8 @@ def best_separation(same: np.ndarray, other: np.ndarray) -> float:
 def calibrate(vectors, image_ids, labels, prior: float, attributes=None) -> Calibration:
     labels = np.asarray(labels, dtype=object)
     chosen = bounded_labels(labels)
-    vectors, image_ids, labels = np.asarray(vectors, np.float64)[chosen], np.asarray(image_ids)[chosen], labels[chosen]
+    vectors, image_ids = np.asarray(vectors)[chosen].astype(np.float64), np.asarray(image_ids)[chosen]
+    labels = labels[chosen]
     attributes = None if attributes is None else np.asarray(attributes, dtype=object).reshape(len(chosen), -1)[chosen]
     cores, apart, basis = person_cores(vectors, image_ids, labels, prior, attributes)
     if len(cores) < MIN_PEOPLE:
