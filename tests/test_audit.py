@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import plotly.offline
 import pytest
@@ -255,3 +256,45 @@ def test_accuracy_figure_whiskers_are_the_wilson_interval(metrics):
     assert scatter.x[index] == pytest.approx(0.65)
     assert scatter.error_x.array[index] == pytest.approx(high - 0.65)
     assert scatter.error_x.arrayminus[index] == pytest.approx(0.65 - low)
+
+
+def random_images(seed: int, images: int = 3000) -> pd.DataFrame:
+    """Images with random labels (some missing), predictions (some missing), sources and tags (some
+    missing, blank or padded), the way a real project has them."""
+    rng = np.random.default_rng(seed)
+
+    def pick(values, size=images):
+        return [values[i] for i in rng.integers(0, len(values), size)]
+
+    labels = pick(["ada", "bob", "cy", "di", None])
+    return pd.DataFrame({
+        "label": labels,
+        "predicted": [None if rng.random() < 0.4 else (label if rng.random() < 0.7 else pick(["ada", "bob", "cy"], 1)[0])
+                      for label in labels],
+        "provider": pick(["openverse", "wikimedia", None]),
+        "domain": pick(["a.org", "b.com", None]),
+        "query": pick(["ada photo", "bob portrait", None]),
+        "gender": pick(["female", "male", "unsure", None, "", " male"]),
+        "skin_type": pick(["I", "III", "V", None]),
+        "pose": pick(["frontal", "profile", None]),
+    })
+
+
+def aggregated(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct combination of the columns with its image count in `n`, as the store returns it."""
+    return frame.groupby(list(frame.columns), dropna=False, sort=False).size().rename("n").reset_index()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_frame_of_counted_rows_gives_the_same_figures_as_one_row_per_image(seed):
+    images = random_images(seed)
+    counted = aggregated(images)
+    attributes = ["gender", "skin_type", "pose"]
+    assert len(counted) < len(images) and counted["n"].sum() == len(images)
+    for per_image in (images, images.assign(n=1)):
+        for figures in (audit.representation, audit.subgroup_metrics, audit.per_label_rates):
+            pd.testing.assert_frame_equal(figures(counted, attributes), figures(per_image, attributes))
+        metrics = audit.subgroup_metrics(counted, attributes)
+        pd.testing.assert_frame_equal(audit.disparities(metrics, 0.01, 5),
+                                      audit.disparities(audit.subgroup_metrics(per_image, attributes), 0.01, 5))
+        pd.testing.assert_frame_equal(audit.source_skew(counted), audit.source_skew(per_image))

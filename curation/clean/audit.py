@@ -5,10 +5,12 @@ The figures are the ones disaggregated audits made standard (Buolamwini & Gebru,
 subgroup and per intersection of subgroups, each with a confidence interval, and the gap between the
 best and the worst served subgroup.
 
-Input is one DataFrame with a row per image: `image_id`, `label` (the truth), `predicted` (None
-where the image was not in the evaluated split of the chosen run), the sources `provider`,
-`domain` and `query`, and one column per audited attribute (`gender`, `skin_type`, ...) whose
-values are tags or None. An untagged image counts in the subgroup "(untagged)", so the share of the
+Input is one DataFrame with a row per image, or per group of images alike in every column with
+their number in `n` (what `Store.audit_frame` returns, so that a million images are a few thousand
+rows; a frame without `n` counts each row once): `label` (the truth), `predicted` (None where the
+image was not in the evaluated split of the chosen run), the sources `provider`, `domain` and
+`query`, and one column per audited attribute (`gender`, `skin_type`, ...) whose values are tags
+or None. An untagged image counts in the subgroup "(untagged)", so the share of the
 dataset nobody has tagged stays visible; an attribute with no column at all is untagged throughout.
 Images without a label are left out of every table.
 
@@ -227,12 +229,14 @@ def _group_names(table: pd.DataFrame) -> pd.Series:
 
 
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
-    """The labelled images, with `label` as strings and `predicted` as strings or None (always present)."""
+    """The labelled images, with `label` as strings, `predicted` as strings or None and `n` (images per
+    row) as integers, all three always present."""
     if "label" not in frame:
-        return pd.DataFrame(columns=["label", "predicted"])
+        return pd.DataFrame(columns=["label", "predicted", "n"])
     labelled = frame[frame["label"].notna()]
     predicted = labelled["predicted"] if "predicted" in labelled else pd.Series(None, index=labelled.index)
-    return labelled.assign(label=labelled["label"].astype(str), predicted=predicted.map(_text_or_none))
+    images = labelled["n"].astype("int64") if "n" in labelled else pd.Series(1, index=labelled.index, dtype="int64")
+    return labelled.assign(label=labelled["label"].astype(str), predicted=predicted.map(_text_or_none), n=images)
 
 
 def _text_or_none(value: object) -> str | None:
@@ -264,7 +268,8 @@ def _evaluated(frame: pd.DataFrame) -> pd.Series:
 
 
 def _representation_of(frame: pd.DataFrame, combo: tuple[str, ...]) -> pd.DataFrame:
-    counts = pd.crosstab(_subgroups(frame, combo), frame["label"], rownames=["subgroup"], colnames=["label"])
+    counts = pd.crosstab(_subgroups(frame, combo), frame["label"], values=frame["n"], aggfunc="sum",
+                         rownames=["subgroup"], colnames=["label"]).fillna(0).astype("int64")
     table = counts.stack().rename("n").reset_index()
     label_totals = table.groupby("label")["n"].transform("sum")
     table["share_of_label"] = table["n"] / label_totals
@@ -273,14 +278,16 @@ def _representation_of(frame: pd.DataFrame, combo: tuple[str, ...]) -> pd.DataFr
 
 
 def _metrics_of(frame: pd.DataFrame, combo: tuple[str, ...]) -> pd.DataFrame:
+    images = frame["n"]
     evaluated = _evaluated(frame)
     correct = evaluated & (frame["label"] == frame["predicted"])
     table = (
-        pd.DataFrame({"subgroup": _subgroups(frame, combo), "images": 1, "n": evaluated, "correct": correct})
+        pd.DataFrame({"subgroup": _subgroups(frame, combo), "images": images,
+                      "n": images * evaluated, "correct": images * correct})
         .groupby("subgroup", as_index=False)
         .sum()
     )
-    table[["n", "correct"]] = table[["n", "correct"]].astype(int)
+    table[["images", "n", "correct"]] = table[["images", "n", "correct"]].astype(int)
     table[["accuracy", "accuracy_low", "accuracy_high"]] = _proportions(table["correct"], table["n"])
     table.insert(0, "attributes", ATTRIBUTE_JOIN.join(combo))
     table.insert(2, "tagged", _is_tagged(table["subgroup"]))
@@ -302,13 +309,14 @@ def _rates_of(frame: pd.DataFrame, combo: tuple[str, ...]) -> pd.DataFrame:
 def _rate_counts(evaluated: pd.DataFrame, label: str, every_subgroup: list[str]) -> pd.DataFrame:
     """Per subgroup, one-vs-rest counts for `label`: positives, false negatives, negatives, false positives."""
     is_label, predicted_label = evaluated["label"] == label, evaluated["predicted"] == label
+    images = evaluated["n"]
     counts = (
         pd.DataFrame({
             "subgroup": evaluated["subgroup"],
-            "positives": is_label,
-            "false_negatives": is_label & ~predicted_label,
-            "negatives": ~is_label,
-            "false_positives": ~is_label & predicted_label,
+            "positives": images * is_label,
+            "false_negatives": images * (is_label & ~predicted_label),
+            "negatives": images * ~is_label,
+            "false_positives": images * (~is_label & predicted_label),
         })
         .groupby("subgroup")
         .sum()
@@ -343,10 +351,9 @@ def _gap_of(attributes: str, group: pd.DataFrame, threshold: float) -> dict:
 def _skew_by(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     values = frame[by].astype(object).where(frame[by].notna(), UNKNOWN_SOURCE).astype(str)
     table = (
-        pd.DataFrame({"value": values, "label": frame["label"]})
+        pd.DataFrame({"value": values, "label": frame["label"], "n": frame["n"]})
         .groupby(["value", "label"], as_index=False)
-        .size()
-        .rename(columns={"size": "n"})
+        .sum()
     )
     table["share_of_label"] = table["n"] / table.groupby("label")["n"].transform("sum")
     table.insert(0, "by", by)
