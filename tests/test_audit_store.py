@@ -105,24 +105,29 @@ def audited(project, tmp_path):
     return project, ids, first, second
 
 
-def by_name(frame: pd.DataFrame, ids: dict[str, int]) -> pd.DataFrame:
-    return frame.set_index(frame["image_id"].map({v: k for k, v in ids.items()}))
+def counted(frame: pd.DataFrame, **where) -> dict[tuple, int]:
+    """The frame's rows matching `where`, as {(label, predicted, provider, domain, query, gender, pose): n}."""
+    mask = pd.Series(True, index=frame.index)
+    for column, value in where.items():
+        mask &= frame[column] == value
+    return {tuple(row[:-1]): row[-1] for row in frame[mask].itertuples(index=False)}
 
 
-def test_audit_frame_has_one_row_per_usable_labelled_image_with_its_source_tags_and_prediction(audited):
+def test_audit_frame_counts_the_usable_labelled_images_alike_in_source_tags_and_prediction(audited):
     store, ids, first_run, run = audited
     frame = store.audit_frame(run)
-    assert list(frame.columns) == ["image_id", "label", "predicted", "provider", "domain", "query", "gender", "pose"]
-    assert sorted(frame["image_id"]) == sorted(ids[n] for n in IMAGES)
-    rows = by_name(frame, ids)
-    assert rows.loc["c0"].tolist()[1:] == ["circle", "circle", WIKI, "upload.wikimedia.org", "round things",
-                                           "female", "frontal"]
-    assert rows.loc["c1", "domain"] == "upload.wikimedia.org" and rows.loc["c2", "domain"] == "www.flickr.com"
-    assert rows.loc["s1"].tolist()[1:] == ["square", "circle", None, None, None, "male", None]
-    assert rows.loc["s2", "gender"] is None
-    assert rows.loc["c3", "predicted"] is None, "a training-split prediction is not an evaluation"
-    assert rows.loc["c5", "predicted"] is None, "an image the run never saw"
-    assert by_name(store.audit_frame(None), ids)["predicted"].isna().all()
+    assert list(frame.columns) == ["label", "predicted", "provider", "domain", "query", "gender", "pose", "n"]
+    assert frame["n"].sum() == len(IMAGES) and not frame.drop(columns="n").duplicated().any()
+    rows = counted(frame)
+    assert rows[("circle", "circle", WIKI, "upload.wikimedia.org", "round things", "female", "frontal")] == 1, "c0"
+    assert rows[("circle", "circle", WIKI, "upload.wikimedia.org", "round things", "female", None)] == 1, "c1"
+    assert rows[("circle", "square", OPENVERSE, "www.flickr.com", "circle", "female", None)] == 1, "c2"
+    assert rows[("square", "circle", None, None, None, "male", None)] == 1, "s1"
+    assert rows[("square", "square", WIKI, "upload.wikimedia.org", "square", None, None)] == 1, "s2, untagged"
+    assert rows[("circle", None, None, None, None, "female", None)] == 1, "c3: a training-split prediction is no evaluation"
+    assert rows[("circle", None, OPENVERSE, "www.flickr.com", "circle", "male", None)] == 1, "c5: the run never saw it"
+    unrun = store.audit_frame(None)
+    assert unrun["predicted"].isna().all() and unrun["n"].sum() == len(IMAGES)
     first = store.audit_frame(first_run)
     assert (first["predicted"] == first["label"]).all(), "run 1 predicted every image as its label"
 
@@ -159,11 +164,15 @@ def test_tag_coverage_counts_usable_labelled_images_only(audited):
 def test_tagging_is_an_event_and_undo_restores_the_tags(audited):
     store, ids, _, run = audited
     assert store.tag_images([ids["s2"], ids["s3"]], "gender", "male", "bea") == 2
-    assert by_name(store.audit_frame(run), ids).loc[["s2", "s3"], "gender"].tolist() == ["male", "male"]
+    square_wiki = {"label": "square", "provider": WIKI}
+    assert counted(store.audit_frame(run), **square_wiki) == {
+        ("square", "square", WIKI, "upload.wikimedia.org", "square", "male", None): 2}, "s2 and s3, now alike"
     events = store.query("SELECT action, before, after FROM events WHERE actor = 'bea' ORDER BY id")
     assert [e[0] for e in events] == ["tag", "tag"]
     assert store.undo_last("bea").line() == "Undid tag on 2 images."
-    assert by_name(store.audit_frame(run), ids).loc[["s2", "s3"], "gender"].tolist() == [None, "female"]
+    assert counted(store.audit_frame(run), **square_wiki) == {
+        ("square", "square", WIKI, "upload.wikimedia.org", "square", "female", None): 1,
+        ("square", "square", WIKI, "upload.wikimedia.org", "square", None, None): 1}
     assert store.tag_images([ids["c0"]], "gender", None, "bea") == 1
     assert store.image_tags(ids["c0"]) == {"pose": "frontal"}
     with pytest.raises(EditError, match="not a value of gender"):
@@ -174,4 +183,7 @@ def test_an_attribute_named_like_an_audit_column_is_refused_with_a_reason(audite
     store, _, _, run = audited
     store.define_attribute("query", ["a", "b"], "ada")
     with pytest.raises(EditError, match="may not be called query"):
+        store.audit_frame(run)
+    store.define_attribute("n", ["a", "b"], "ada")
+    with pytest.raises(EditError, match="may not be called n, query"):
         store.audit_frame(run)

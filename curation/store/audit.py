@@ -1,4 +1,4 @@
-"""Bias-audit queries: the per-image frame `curation.clean.audit` works on, tag coverage, an image's tags.
+"""Bias-audit queries: the counted frame `curation.clean.audit` works on, tag coverage, an image's tags.
 
 The audited images are the usable (status 'ok'), labelled ones. The truth is an image's current
 label, so a label corrected after a run counts as corrected. An image stored once but found at
@@ -12,8 +12,8 @@ import pandas as pd
 
 from .edits import EditError
 
-#: Columns of the audit frame before the attribute columns; an attribute may not take one of these names.
-AUDIT_BASE_COLUMNS = ("image_id", "label", "predicted", "provider", "domain", "query")
+#: Columns of the audit frame besides the attribute columns; an attribute may not take one of these names.
+AUDIT_BASE_COLUMNS = ("label", "predicted", "provider", "domain", "query", "n")
 
 #: The host of a URL (after any user:password@), lower-cased; NULL for a path or anything else.
 DOMAIN_SQL = "nullif(lower(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)', 1)), '')"
@@ -28,9 +28,13 @@ def quoted(name: str) -> str:
 
 class AuditQueries:
     def audit_frame(self, run_id: int | None) -> pd.DataFrame:
-        """One row per usable labelled image: image_id, label, predicted (the run's validation-split
-        prediction, None where the image was not validated or no run is given), provider, domain (the
-        source URL's host), query, and one column per defined attribute (the tag, or None)."""
+        """The usable labelled images counted per distinct row of: label, predicted (the run's
+        validation-split prediction, None where the image was not validated or no run is given),
+        provider, domain (the source URL's host), query, one column per defined attribute (the tag, or
+        None), and `n`, the images alike in all of them.
+
+        Every audit figure is a count over these columns, so a million images arrive as the few
+        thousand rows they differ in, not a row each (issue 15: no page reads all rows into pandas)."""
         names = self.attribute_names()
         clash = sorted(set(names) & set(AUDIT_BASE_COLUMNS))
         if clash:
@@ -44,14 +48,14 @@ class AuditQueries:
                 FROM sources ORDER BY image_id, provider IS NULL, added_at, source
             ),
             tags AS (SELECT image_id{pivots} FROM image_attributes GROUP BY image_id)
-            SELECT i.id AS image_id, i.label, p.predicted, s.provider, s.domain, s.query{columns}
+            SELECT i.label, p.predicted, s.provider, s.domain, s.query{columns}, count(*) AS n
             FROM images i
             LEFT JOIN source s ON s.image_id = i.id
             LEFT JOIN predictions p ON p.image_id = i.id AND p.run_id = ? AND p.split = 'val'
             LEFT JOIN tags t ON t.image_id = i.id
-            WHERE {AUDITED} ORDER BY i.id
+            WHERE {AUDITED} GROUP BY ALL ORDER BY ALL
             """, [*names, run_id])
-        text = [c for c in frame.columns if c != "image_id"]
+        text = [c for c in frame.columns if c != "n"]
         frame[text] = frame[text].astype(object).where(frame[text].notna(), None)
         return frame
 
