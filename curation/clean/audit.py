@@ -295,38 +295,35 @@ def _metrics_of(frame: pd.DataFrame, combo: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _rates_of(frame: pd.DataFrame, combo: tuple[str, ...]) -> pd.DataFrame:
+    """Per subgroup and label, one-vs-rest counts (positives, false negatives, negatives, false
+    positives) over the evaluated images, and the rates they give; every (subgroup, label) pair
+    has a row, in one pass over the frame however many labels there are."""
     subgroups = _subgroups(frame, combo)
-    every_subgroup = sorted(subgroups.unique())
+    grid = pd.MultiIndex.from_product([sorted(subgroups.unique()), sorted(frame["label"].unique())],
+                                      names=["subgroup", "label"])
     evaluated = frame[_evaluated(frame)].assign(subgroup=subgroups)
-    parts = [_rate_counts(evaluated, label, every_subgroup) for label in sorted(frame["label"].unique())]
-    table = pd.concat(parts, ignore_index=True)
+    wrong = evaluated[evaluated["label"] != evaluated["predicted"]]
+    positives = _images_by(evaluated, "label", grid)
+    evaluated_in_subgroup = evaluated.groupby("subgroup")["n"].sum().reindex(grid.get_level_values("subgroup"),
+                                                                             fill_value=0).to_numpy("int64")
+    table = pd.DataFrame({
+        "subgroup": grid.get_level_values("subgroup"),
+        "label": grid.get_level_values("label"),
+        "positives": positives,
+        "false_negatives": _images_by(wrong, "label", grid),
+        "negatives": evaluated_in_subgroup - positives,
+        "false_positives": _images_by(wrong, "predicted", grid),
+    })
     table[["fnr", "fnr_low", "fnr_high"]] = _proportions(table["false_negatives"], table["positives"])
     table[["fpr", "fpr_low", "fpr_high"]] = _proportions(table["false_positives"], table["negatives"])
     table.insert(0, "attributes", ATTRIBUTE_JOIN.join(combo))
     return table[RATES_COLUMNS].sort_values(["subgroup", "label"], ignore_index=True)
 
 
-def _rate_counts(evaluated: pd.DataFrame, label: str, every_subgroup: list[str]) -> pd.DataFrame:
-    """Per subgroup, one-vs-rest counts for `label`: positives, false negatives, negatives, false positives."""
-    is_label, predicted_label = evaluated["label"] == label, evaluated["predicted"] == label
-    images = evaluated["n"]
-    counts = (
-        pd.DataFrame({
-            "subgroup": evaluated["subgroup"],
-            "positives": images * is_label,
-            "false_negatives": images * (is_label & ~predicted_label),
-            "negatives": images * ~is_label,
-            "false_positives": images * (~is_label & predicted_label),
-        })
-        .groupby("subgroup")
-        .sum()
-        .reindex(every_subgroup, fill_value=0)
-        .astype(int)
-        .rename_axis("subgroup")
-        .reset_index()
-    )
-    counts.insert(1, "label", label)
-    return counts
+def _images_by(rows: pd.DataFrame, column: str, grid: pd.MultiIndex):
+    """The images of `rows` per (subgroup, `column`'s value), on the grid's (subgroup, label) pairs, 0 where none."""
+    counts = rows.groupby(["subgroup", column])["n"].sum().rename_axis(grid.names)
+    return counts.reindex(grid, fill_value=0).to_numpy("int64")
 
 
 def _proportions(successes: pd.Series, trials: pd.Series) -> list[tuple[float, float, float]]:
