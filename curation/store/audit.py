@@ -43,10 +43,13 @@ class AuditQueries:
         columns = "".join(f", t.{quoted(name)}" for name in names)
         frame = self.query_df(
             f"""
-            WITH source AS (
-                SELECT DISTINCT ON (image_id) image_id, provider, query, {DOMAIN_SQL} AS domain
-                FROM sources ORDER BY image_id, provider IS NULL, added_at, source
+            WITH chosen AS (  -- arg_min over a never-NULL, unique key: DISTINCT ON's first row, without its sort
+                SELECT image_id, arg_min({{'provider': provider, 'query': query, 'url': url}},
+                                         (provider IS NULL, added_at, source)) AS s
+                FROM sources GROUP BY image_id
             ),
+            source AS (SELECT image_id, provider, query, {DOMAIN_SQL} AS domain
+                       FROM (SELECT image_id, unnest(s) FROM chosen)),
             tags AS (SELECT image_id{pivots} FROM image_attributes GROUP BY image_id)
             SELECT i.label, p.predicted, s.provider, s.domain, s.query{columns}, count(*) AS n
             FROM images i
