@@ -269,7 +269,7 @@ def random_images(seed: int, images: int = 3000) -> pd.DataFrame:
     labels = pick(["ada", "bob", "cy", "di", None])
     return pd.DataFrame({
         "label": labels,
-        "predicted": [None if rng.random() < 0.4 else (label if rng.random() < 0.7 else pick(["ada", "bob", "cy"], 1)[0])
+        "predicted": [None if rng.random() < 0.4 else label if rng.random() < 0.7 else pick(["ada", "bob", "cy"], 1)[0]
                       for label in labels],
         "provider": pick(["openverse", "wikimedia", None]),
         "domain": pick(["a.org", "b.com", None]),

@@ -124,7 +124,7 @@ def test_audit_frame_counts_the_usable_labelled_images_alike_in_source_tags_and_
     assert rows[("circle", "square", OPENVERSE, "www.flickr.com", "circle", "female", None)] == 1, "c2"
     assert rows[("square", "circle", None, None, None, "male", None)] == 1, "s1"
     assert rows[("square", "square", WIKI, "upload.wikimedia.org", "square", None, None)] == 1, "s2, untagged"
-    assert rows[("circle", None, None, None, None, "female", None)] == 1, "c3: a training-split prediction is no evaluation"
+    assert rows[("circle", None, None, None, None, "female", None)] == 1, "c3: a training-split prediction is not one"
     assert rows[("circle", None, OPENVERSE, "www.flickr.com", "circle", "male", None)] == 1, "c5: the run never saw it"
     unrun = store.audit_frame(None)
     assert unrun["predicted"].isna().all() and unrun["n"].sum() == len(IMAGES)
