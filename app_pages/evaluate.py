@@ -4,7 +4,7 @@ import streamlit as st
 
 from curation.ui.context import require_annotator, require_store
 from curation.ui.evaluate import (CELL_KEY, SPLITS, cell_pickers, clickable_matrix, compare, gallery, headline,
-                                  run_matrix, run_picker, scores)
+                                  run_picker, scores, tables_of_run)
 from curation.ui.review import DETAIL_KEY, show_flash
 from curation.ui.text import md_text
 
@@ -19,12 +19,12 @@ if run is None:
     st.stop()
 split = st.segmented_control("Images", list(SPLITS), default="val", key="eval-split", format_func=SPLITS.get)
 normalised = st.toggle("Row-normalised", key="eval-normalised", help="Each row shows shares of that true label")
-matrix = run_matrix(store, run, split)
-headline(run, matrix)
+tables = tables_of_run(store, run, split)
+headline(run, tables)
 show_flash()
-clickable_matrix(matrix, normalised)
-cell_pickers(matrix)
-scores(matrix)
+clickable_matrix(tables, normalised)
+cell_pickers(tables.matrix)
+scores(tables)
 
 st.session_state.setdefault("eval-view", "Top losses")
 view = st.segmented_control("Show", ["Selected cell", "Top losses", "Changed vs another run"], key="eval-view")

@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -210,3 +211,31 @@ def test_entry_page_builds_the_navigation(project):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
     assert_clean(at)
     assert at.metric, "the entry page runs Home by default"
+
+
+def finished_run(store, tmp_path, wrong: int) -> int:
+    """A done run over 10 images, `wrong` of them predicted as another label."""
+    ids = [r[0] for r in store.query("SELECT id FROM images WHERE status = 'ok' AND label = 'circle' ORDER BY id LIMIT 10")]
+    predictions = pd.DataFrame({"image_id": ids, "label": "circle",
+                                "predicted": ["star" if n < wrong else "circle" for n in range(len(ids))],
+                                "confidence": 0.9, "loss": 0.1, "split": "val"})
+    path = tmp_path / f"predictions-{wrong}.parquet"
+    predictions.to_parquet(path)
+    run_id = store.create_run("linear", "v1", {"epochs": 1}, None, "tester")
+    store.finish_run(run_id, "done", {"metrics": {"accuracy": 0.5}}, predictions=str(path))
+    return run_id
+
+
+def test_evaluate_shows_each_runs_own_figures_though_they_are_cached(project, tmp_path):
+    store = cached(project)
+    finished_run(store, tmp_path, wrong=2)
+    at = app("app_pages/evaluate.py")
+    assert_clean(at)
+    assert at.metric[0].value == "80.0%"
+    finished_run(store, tmp_path, wrong=5)
+    at = app("app_pages/evaluate.py")  # the newest run first
+    assert_clean(at)
+    assert at.metric[0].value == "50.0%"
+    assert any("star: 5" in b.label for b in at.button if b.key.startswith("pair-"))
+    at.selectbox(key="eval-run").select_index(1).run()
+    assert at.metric[0].value == "80.0%"

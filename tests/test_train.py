@@ -69,6 +69,16 @@ def test_the_labels_in_the_most_errors_in_the_matrix_order():
     assert confused_pairs(matrix, 2).values.tolist() == [["l007", "l100", 9], ["l200", "l007", 4]]
 
 
+def test_confused_pairs_over_many_cells_equal_sorting_every_cell_ties_included():
+    rng = np.random.default_rng(3)
+    labels = [f"l{i:02d}" for i in range(60)]
+    matrix = pd.DataFrame(rng.integers(0, 6, size=(60, 60)), index=labels, columns=labels)
+    every = sorted(((a, b, int(matrix.loc[a, b])) for a in labels for b in labels if a != b and matrix.loc[a, b]),
+                   key=lambda r: (-r[2], r[0], r[1]))
+    for top in (1, 10, 400):
+        assert confused_pairs(matrix, top).values.tolist() == [list(r) for r in every[:top]]
+
+
 def test_linear_head_separates_clustered_embeddings():
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(5, 64))

@@ -44,7 +44,12 @@ def accuracy(matrix: pd.DataFrame) -> float:
 def confused_pairs(matrix: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """The largest off-diagonal cells: (label, predicted, count), most frequent first."""
     errors = off_diagonal(matrix)
-    rows, cols = np.nonzero(errors)
+    flat = errors.ravel()
+    if np.count_nonzero(flat) > top:  # only cells as large as the top-th can be among the top (ties kept)
+        threshold = max(np.partition(flat, flat.size - top)[flat.size - top], 1)
+        rows, cols = np.nonzero(errors >= threshold)
+    else:
+        rows, cols = np.nonzero(errors)
     pairs = sorted(((matrix.index[r], matrix.columns[c], int(errors[r, c])) for r, c in zip(rows, cols)),
                    key=lambda r: (-r[2], r[0], r[1]))
     return pd.DataFrame(pairs[:top], columns=["label", "predicted", "count"])

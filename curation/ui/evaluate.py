@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+from typing import NamedTuple
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -30,15 +32,34 @@ def run_picker(store: Store, label: str, key: str, exclude: int | None = None) -
         f"#{r['id']} · {r['arch']} · {r['metrics'].get('accuracy', 0):.1%} · dataset {r['dataset_version']}"))
 
 
-def run_matrix(store: Store, run: dict, split: str | None):
-    classes = store.run_classes(run["id"])
-    return matrix_from_counts(store.prediction_counts(run["id"], split), classes)
+class RunTables(NamedTuple):
+    matrix: pd.DataFrame
+    classes: pd.DataFrame  # per-class precision, recall, F1, support
+    pairs: pd.DataFrame  # the most confused pairs
 
 
-def headline(run: dict, matrix) -> None:
+def run_matrix(store: Store, run: dict, split: str | None) -> pd.DataFrame:
+    return tables_of_run(store, run, split).matrix
+
+
+def tables_of_run(store: Store, run: dict, split: str | None) -> RunTables:
+    return run_tables(str(store.project.root), run["id"], str(run["finished_at"]), split, store)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def run_tables(root: str, run_id: int, finished_at: str, split: str | None, _store: Store) -> RunTables:
+    """A finished run's confusion matrix, per-class scores and most confused pairs. Its predictions never
+    change once it is done, so they are computed once per (project, run, split) for all sessions; the
+    finish time guards against another project at the same folder reusing the run's number."""
+    matrix = matrix_from_counts(_store.prediction_counts(run_id, split), _store.run_classes(run_id))
+    return RunTables(matrix, per_class(matrix), confused_pairs(matrix))
+
+
+def headline(run: dict, tables: RunTables) -> None:
+    matrix = tables.matrix
     cols = st.columns(4)
     cols[0].metric("Accuracy", f"{accuracy(matrix):.1%}")
-    cols[1].metric("Macro F1", f"{per_class(matrix)['f1'].mean():.3f}")
+    cols[1].metric("Macro F1", f"{tables.classes['f1'].mean():.3f}")
     cols[2].metric("Images", int(matrix.to_numpy().sum()))
     cols[3].metric("Epochs", run["params"].get("epochs", "-"))
     st.caption(f"Weights: {run['weights']} · device: {run['device']} · seed {run['params'].get('seed')}")
@@ -68,9 +89,10 @@ def matrix_figure(matrix, normalised: bool, title: str = "", diverging: bool = F
     return fig
 
 
-def clickable_matrix(matrix, normalised: bool) -> None:
+def clickable_matrix(tables: RunTables, normalised: bool) -> None:
     """Draw the matrix (beyond MATRIX_LABELS labels, those in the most errors, and recall's spread over
     all); a click on a cell chooses it (kept in CELL_KEY)."""
+    matrix = tables.matrix
     only = most_confused_labels(matrix, MATRIX_LABELS) if len(matrix) > MATRIX_LABELS else None
     if only is not None:
         st.caption(f"The {MATRIX_LABELS} labels in the most errors, of {len(matrix)}; any cell can be chosen "
@@ -78,7 +100,7 @@ def clickable_matrix(matrix, normalised: bool) -> None:
     event = st.plotly_chart(matrix_figure(matrix, normalised, only=only), key=MATRIX_KEY, on_select="rerun",
                             selection_mode=("points",))
     if only is not None:
-        recall_spread(matrix)
+        recall_spread(tables.classes["recall"])
     points = (event or {}).get("selection", {}).get("points", [])
     if points:
         chosen = (html.unescape(points[0]["y"]), html.unescape(points[0]["x"]))
@@ -87,10 +109,9 @@ def clickable_matrix(matrix, normalised: bool) -> None:
             choose_cell(*chosen)
 
 
-def recall_spread(matrix) -> None:
-    recall = per_class(matrix)["recall"]
+def recall_spread(recall: pd.Series) -> None:
     fig = go.Figure(go.Histogram(x=recall, nbinsx=40, hovertemplate="recall %{x}: %{y} labels<extra></extra>"))
-    fig.update_layout(title=f"Recall per label, all {len(matrix)} labels", height=260, bargap=0.05,
+    fig.update_layout(title=f"Recall per label, all {len(recall)} labels", height=260, bargap=0.05,
                       margin=dict(l=10, r=10, t=40, b=10), xaxis_title="recall", yaxis_title="labels",
                       xaxis_tickformat=".0%")
     st.plotly_chart(fig, key="eval-recall-spread")
@@ -112,15 +133,15 @@ def cell_pickers(matrix) -> None:
                   on_click=lambda: choose_cell(st.session_state["eval-true"], st.session_state["eval-pred"]))
 
 
-def scores(matrix) -> None:
+def scores(tables: RunTables) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Per class**")
-        st.dataframe(per_class(matrix), hide_index=True, width="stretch", column_config={
+        st.dataframe(tables.classes, hide_index=True, width="stretch", column_config={
             c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
     with right:
         st.markdown("**Most confused pairs**")
-        pairs = confused_pairs(matrix)
+        pairs = tables.pairs
         if pairs.empty:
             st.caption("No confusion: every image was predicted as its label.")
         for row in pairs.itertuples():
