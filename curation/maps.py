@@ -166,7 +166,11 @@ def cached_layout(cache_dir: Path, model: str, keys: Sequence[int], matrix: np.n
 def stored_layout(cache_dir: Path, model: str, keys: Sequence[int], seed: int = 0) -> np.ndarray | None:
     """The cached layout of exactly these keys, in their order; None when it was never computed."""
     keys = np.asarray(keys, dtype=np.int64)
-    path = layout_path(cache_dir, model, keys, seed)
+    return read_layout(layout_path(cache_dir, model, keys, seed), keys)
+
+
+def read_layout(path: Path, keys: np.ndarray) -> np.ndarray | None:
+    """The layout stored at `path` (see `layout_path`) of these keys, in their order; None when absent."""
     if not path.exists():
         return None
     with np.load(path) as stored:

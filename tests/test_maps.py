@@ -7,6 +7,9 @@ more of each (fast once compiled) for determinism.
 
 from __future__ import annotations
 
+import io
+import time
+
 import numpy as np
 import pytest
 
@@ -251,3 +254,29 @@ def test_the_job_default_sample_is_the_librarys():
     from curation.jobs.kinds import MapParams
 
     assert MapParams().sample == maps.FIT_SAMPLE
+
+
+def test_the_pages_density_is_kept_per_layout_file_and_a_new_layout_replaces_it(tmp_path):
+    from curation.project import write_atomically
+    from curation.ui.map import density, layout_density, layout_version
+
+    keys = np.arange(30_000, dtype=np.int64)
+    path = maps.layout_path(tmp_path, "m", keys, 0)
+
+    def lay_out(coords: np.ndarray) -> tuple:
+        buffer = io.BytesIO()
+        np.savez(buffer, keys=keys, coords=coords)
+        write_atomically(path, buffer.getvalue(), tmp_dir=tmp_path)
+        return layout_version(path)
+
+    rng = np.random.default_rng(0)
+    first, second = rng.normal(size=(len(keys), 2)).astype(np.float32), rng.uniform(size=(len(keys), 2)).astype(np.float32)
+    version = lay_out(first)
+    grid = layout_density(*version, maps.read_layout(path, keys))
+    assert all(np.array_equal(a, b) for a, b in zip(grid, density(first)))
+    assert np.array_equal(layout_density(*version, second)[2], grid[2]), "one file's density is computed once"
+    path.unlink()  # a layout removed and computed again
+    time.sleep(0.05)
+    newer = lay_out(second)
+    assert newer != version
+    assert all(np.array_equal(a, b) for a, b in zip(layout_density(*newer, maps.read_layout(path, keys)), density(second)))

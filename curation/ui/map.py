@@ -26,7 +26,8 @@ import streamlit as st
 from ..embed import EMBEDDERS
 from ..jobs import JobError, start_job
 from ..map_run import maps_dir
-from ..maps import DRAWN_POINTS, FIT_SAMPLE, INTERACTIVE_POINTS, display_sample, points_in_regions, stored_layout
+from ..maps import (DRAWN_POINTS, FIT_SAMPLE, INTERACTIVE_POINTS, display_sample, layout_path, points_in_regions,
+                    read_layout)
 from ..names import chart_text
 from ..store import Store
 from .jobs import job_status
@@ -88,9 +89,13 @@ def choose_model(store: Store) -> str | None:
                         format_func=lambda m: f"{m} ({EMBEDDERS[m].subject} vectors)")
 
 
-def layout_or_job(store: Store, model: str, keys: np.ndarray, who: str) -> np.ndarray | None:
-    """The cached layout of exactly these points, or the button that computes it (and its progress)."""
-    coords = stored_layout(maps_dir(store), model, keys)
+def layout_or_job(store: Store, model: str, keys: np.ndarray, who: str) -> tuple[np.ndarray | None, tuple]:
+    """The stored layout of exactly these points and its file's `layout_version`, taken before reading it (a
+    layout written meanwhile is then read under the older version, never the reverse); or the
+    button that computes it (and its progress)."""
+    path = layout_path(maps_dir(store), model, keys, seed=0)
+    version = layout_version(path)
+    coords = read_layout(path, keys)
     if coords is None:
         st.info(f"No map of these {len(keys):,} {EMBEDDERS[model].subject}s yet. UMAP lays them out in a "
                 f"background process (about a minute the first time, while it compiles); past {FIT_SAMPLE:,} it is "
@@ -101,7 +106,17 @@ def layout_or_job(store: Store, model: str, keys: np.ndarray, who: str) -> np.nd
             except JobError as exc:
                 st.error(md_inline(exc))
     job_status(store, "map", unit="points")
-    return coords
+    return coords, version
+
+
+def layout_version(path: Path) -> tuple:
+    """(path, inode, change time, size) of a layout file; () when there is none. A layout file is never
+    overwritten (its name is the digest of its points); one removed and computed again (minutes) is a new
+    file with a new change time."""
+    if not path.exists():
+        return ()
+    stat = path.stat()
+    return str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def picture_paths(store: Store, subject: str, keys: np.ndarray) -> tuple[str, ...]:
@@ -140,23 +155,36 @@ def marker_style(points: int) -> dict:
     return {"size": round(max(2.0, 7 - 2.0 * crowd), 1), "opacity": round(max(0.3, 0.85 - 0.22 * crowd), 2)}
 
 
-def density_layer(coords: np.ndarray) -> go.Heatmap:
-    """Log counts of the points on a DENSITY_BINS square grid, smoothed: transparent where there are none,
-    darker the more there are."""
+def density(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bin centres across, down, and the log counts of the points on a DENSITY_BINS square grid."""
     counts, x_edges, y_edges = np.histogram2d(coords[:, 0], coords[:, 1], bins=DENSITY_BINS)
-    return go.Heatmap(x=((x_edges[:-1] + x_edges[1:]) / 2).astype(np.float32),
-                      y=((y_edges[:-1] + y_edges[1:]) / 2).astype(np.float32), z=np.log1p(counts.T).astype(np.float32),
-                      colorscale=[[0, "rgba(60,64,67,0)"], [1, "rgba(60,64,67,0.75)"]], zmin=0, zsmooth="best",
+    return (((x_edges[:-1] + x_edges[1:]) / 2).astype(np.float32), ((y_edges[:-1] + y_edges[1:]) / 2).astype(np.float32),
+            np.log1p(counts.T).astype(np.float32))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def layout_density(path: str, inode: int, modified_ns: int, size: int, _coords: np.ndarray):
+    """`density` of a stored layout's points (`_coords`), once per layout file for all sessions: the file
+    holds the layout of one set of points (its name is their digest), and is only ever replaced by removing
+    it and laying the points out again (see `layout_version`)."""
+    return density(_coords)
+
+
+def density_layer(grid: tuple[np.ndarray, np.ndarray, np.ndarray]) -> go.Heatmap:
+    """The `density` grid smoothed: transparent where there are no points, darker the more there are."""
+    x, y, z = grid
+    return go.Heatmap(x=x, y=y, z=z, colorscale=[[0, "rgba(60,64,67,0)"], [1, "rgba(60,64,67,0.75)"]], zmin=0, zsmooth="best",
                       showscale=False, hoverinfo="skip", name="density")
 
 
 def scatter(coords: np.ndarray, keys: np.ndarray, codes: np.ndarray, names: list[str], colour_by: str,
-            subject: str, thumbs: list[str] | None, drawn: np.ndarray) -> tuple[go.Figure, dict[int, np.ndarray]]:
-    """The figure: the density of all points, the `drawn` rows as points; and for each point trace (by its
-    number) the row positions of its points."""
+            subject: str, thumbs: list[str] | None, drawn: np.ndarray,
+            grid: tuple | None = None) -> tuple[go.Figure, dict[int, np.ndarray]]:
+    """The figure: the density of all points (`grid`, else computed), the `drawn` rows as points; and for
+    each point trace (by its number) the row positions of its points."""
     fig, traces = go.Figure(), {}
     if len(keys) >= DENSITY_FROM:
-        fig.add_trace(density_layer(coords))
+        fig.add_trace(density_layer(grid if grid is not None else density(coords)))
     ids = keys.astype(np.int32) if keys.max(initial=0) < 2 ** 31 else keys.astype(np.float64)
     groups = colour_groups(codes[drawn], names)
     palette = iter(PALETTE)
@@ -198,9 +226,10 @@ def map_section(store: Store, model: str, who: str) -> None:
     if not len(keys):
         st.info(f"No usable image has a {model} vector yet.")
         return
-    coords = layout_or_job(store, model, keys, who)
+    coords, version = layout_or_job(store, model, keys, who)
     if coords is None:
         return
+    grid = layout_density(*version, coords) if len(keys) >= DENSITY_FROM else None
     shown = display_sample(len(keys), INTERACTIVE_POINTS)
     if len(shown) < len(keys):
         st.warning(f"Showing a random {len(shown):,} of {len(keys):,} points: the map draws at most "
@@ -213,7 +242,7 @@ def map_section(store: Store, model: str, who: str) -> None:
         thumbs = hover_thumbnails(picture_paths(store, subject, keys))
     else:
         st.caption(map_caption(len(drawn), len(keys), subject, COLOUR_BY[colour_by].lower()))
-    fig, traces = scatter(coords, keys, codes, names, colour_by, subject, thumbs, drawn)
+    fig, traces = scatter(coords, keys, codes, names, colour_by, subject, thumbs, drawn, grid)
     st.html(HOVER_SCRIPT, unsafe_allow_javascript=True)
     event = st.plotly_chart(fig, key=CHART_KEY, on_select="rerun", selection_mode=("lasso", "box", "points"))
     selection_grid(store, image_ids[selected_rows(event, traces, coords)], who)
