@@ -139,3 +139,19 @@ def test_map_lays_out_in_a_job_and_a_selection_becomes_a_grid(noisy_root):
     assert not at.exception
     assert any("3 points selected" in h.value for h in at.subheader)
     assert at.button(key="apply-label") is not None
+
+
+def test_decided_pictures_are_drawn_only_once_their_expander_is_open(noisy_root):
+    root, powell = noisy_root
+    at = app("app_pages/clusters.py", "ada")
+    at.button(key="clean-run").click().run()
+    wait_for_job(root, "clean")
+    at.run()
+    at.button(key="accept-all").click().run()
+    assert any(e.label.startswith(f"Decided ({len(powell)}") for e in at.expander)
+    closed = len(at.get("image"))
+    at.session_state["clusters-decided"] = True
+    at.run()
+    assert not at.exception
+    assert any(m.value.startswith("**Accepted**") for m in at.markdown)
+    assert len(at.get("image")) > closed

@@ -240,13 +240,16 @@ def identity_section(store: Store, label: str, who: str) -> None:
     if len(core):
         gallery(store, core, which="weakest")
     decided = rows[rows["status"].isin(["accepted", "rejected"])]
-    with st.expander(f"Decided ({len(decided)})"):
-        for status in ("accepted", "rejected"):
+    # The closed expanders' pictures are drawn only once opened: a page load sends none of them.
+    with st.expander(f"Decided ({len(decided)})", key="clusters-decided", on_change="rerun") as shown:
+        for status in ("accepted", "rejected") if shown.open else ():
             part = decided[decided["status"] == status]
             if len(part):
                 st.markdown(f"**{status.capitalize()}** ({len(part)})")
                 gallery(store, part)
     bystanders = rows[rows["status"] == "bystander"]
     if len(bystanders):
-        with st.expander(f"Other people in the person's photos ({len(bystanders)}): nothing to do"):
-            gallery(store, bystanders)
+        with st.expander(f"Other people in the person's photos ({len(bystanders)}): nothing to do",
+                         key="clusters-bystanders", on_change="rerun") as shown:
+            if shown.open:
+                gallery(store, bystanders)
