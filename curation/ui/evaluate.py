@@ -60,7 +60,7 @@ def headline(run: dict, tables: RunTables) -> None:
     cols = st.columns(4)
     cols[0].metric("Accuracy", f"{accuracy(matrix):.1%}")
     cols[1].metric("Macro F1", f"{tables.classes['f1'].mean():.3f}")
-    cols[2].metric("Images", int(matrix.to_numpy().sum()))
+    cols[2].metric("Images", f"{int(matrix.to_numpy().sum()):,}")
     cols[3].metric("Epochs", run["params"].get("epochs", "-"))
     st.caption(f"Weights: {run['weights']} · device: {run['device']} · seed {run['params'].get('seed')}")
 
