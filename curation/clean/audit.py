@@ -56,11 +56,13 @@ DISPARITY_COLUMNS = [
 SKEW_COLUMNS = ["by", "value", "label", "n", "share_of_label"]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 17)
 def wilson_interval(k: int, n: int) -> tuple[float, float]:
     """The 95% Wilson score interval of k successes in n trials; (NaN, NaN) when n is 0.
 
-    Cached because an audit asks for the same small (k, n) pairs many times over.
+    Cached because an audit asks for the same (k, n) pairs again on every rerun of the page. The
+    cache holds far more pairs than one audit asks for (4,650 at 1.2M images and 500 labels): one
+    smaller than an audit's sweep would evict every pair before the next rerun asked for it again.
     """
     if n == 0:
         return float("nan"), float("nan")
