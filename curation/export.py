@@ -7,7 +7,7 @@ every copy of the data leaving the project passes the same two guards:
 - every CSV cell that a spreadsheet would run as a formula (a text starting with `=`, `+`, `-`,
   `@`, a tab or a carriage return: OWASP's CSV-injection rule) is written with a `'` in front, so
   it reads as the text it is, and every text cell is quoted, so a line break inside one stays
-  inside it (`csv_text`, used by `table_bytes` and every download);
+  inside it (`csv_text`, used by `file_chunks` and every download);
 - the image folder builds each folder from a sanitised, unique name (`names.repair_name`, unique
   also where a file system ignores case) and checks that every path it writes resolves inside OUT.
 """

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hog import BINS, BLOCK, CELL, DIM, EPS, HYS_CLIP, LUMA
+from .hog import BINS, BLOCK, CELL, EPS, HYS_CLIP, LUMA
 
 
 class Hog(nn.Module):

@@ -22,7 +22,6 @@ from ..project import Project
 from .base import get_embedder
 
 
-
 class NothingToEmbed(ValueError):
     """A face model asked for before any face was found."""
 
