@@ -112,11 +112,18 @@ class ProjectClient:
         out = Path(out)
         if out.is_dir():
             out = out / f"{what}.{fmt}"
-        out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".partial")
-        with open(partial, "wb") as file:
-            rows = self.export_into(file, what, fmt, run=run, model=model)
-        partial.replace(out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(partial, "wb") as file:
+                rows = self.export_into(file, what, fmt, run=run, model=model)
+            partial.replace(out)
+        except BaseException as exc:
+            if partial.exists():
+                partial.unlink()
+            if isinstance(exc, OSError):
+                raise ClientError(f"Could not write {out} ({exc.strerror or type(exc).__name__}).") from None
+            raise
         return rows, out
 
 

@@ -151,3 +151,23 @@ def test_the_imagefolder_zip_uses_safe_folders_and_unpacking_refuses_escapes(pro
     with pytest.raises(ExportError, match="outside"):
         unpack_imagefolder(evil, tmp_path / "evil")
     assert not (tmp_path / "evil" / "ok").exists() and not (tmp_path.parent / "escape-zip.jpg").exists()
+
+
+class DiskFullClient:
+    """A client whose export stream fails half-way, as a full disk would."""
+
+    def export_into(self, file, *args, **kwargs) -> int:
+        file.write(b"source,label\nhalf")
+        raise OSError(28, "No space left on device")
+
+
+def test_an_export_that_cannot_be_written_says_where_and_leaves_no_half_file(tmp_path):
+    from curation.client import ClientError, ProjectClient
+
+    client = type("Client", (DiskFullClient, ProjectClient), {})()
+    with pytest.raises(ClientError, match=r"Could not write .*images\.csv \(No space left on device\)"):
+        client.export("images", tmp_path / "images.csv", "csv")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ClientError, match="Could not write"):
+        client.export("images", tmp_path / "a-file" / "images.csv", "csv")
