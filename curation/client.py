@@ -64,6 +64,9 @@ def job_error(job: dict) -> str:
 class ProjectClient:
     """What both kinds of connection offer; subclasses say how each call reaches the project."""
 
+    def after_interrupt(self) -> None:
+        """Make the connection usable again after Ctrl+C broke into a call (nothing to do here)."""
+
     served: bool
 
     def run(self, kind: str, progress: JobUpdate | None = None, **params) -> dict:
@@ -75,6 +78,7 @@ class ProjectClient:
         except KeyboardInterrupt:
             # Ctrl+C in the instant between the start and the following (or a second one while it
             # stops): the job still runs, so ask again and wait for it.
+            self.after_interrupt()
             self.cancel(job["id"])
             return self.follow(job["id"], show)
 
@@ -255,14 +259,22 @@ class ServedProject(ProjectClient):
     served = True
 
     def __init__(self, url: str, token: str, actor: str | None = None, root: Path | None = None):
+        self.headers = {"Authorization": f"Bearer {token}"}
+        if actor:
+            self.headers["X-Curation-Actor"] = actor
+        self.url, self.root = url, root
+        self.http = self.connection()
+
+    def connection(self):
         import httpx
 
-        headers = {"Authorization": f"Bearer {token}"}
-        if actor:
-            headers["X-Curation-Actor"] = actor
-        self.http = httpx.Client(base_url=url.rstrip("/") + "/api/v1", headers=headers, timeout=60,
-                                 trust_env=False)
-        self.url, self.root = url, root
+        return httpx.Client(base_url=self.url.rstrip("/") + "/api/v1", headers=self.headers, timeout=60,
+                            trust_env=False)
+
+    def after_interrupt(self) -> None:
+        """Ctrl+C can strike inside the HTTP client's connection pool and leave it locked, so the
+        cancel, and the following after it, go through a fresh connection."""
+        self.http = self.connection()
 
     def call(self, method: str, path: str, body: dict | None = None, **query):
         import httpx
@@ -387,6 +399,7 @@ def _follow(client: ProjectClient, job_id: int, updates: Callable[[], Iterator[d
         for job in updates():
             on_update(job)
     except KeyboardInterrupt:
+        client.after_interrupt()
         client.cancel(job_id)
         for job in updates():
             on_update(job)
