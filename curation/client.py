@@ -64,23 +64,12 @@ def job_error(job: dict) -> str:
 class ProjectClient:
     """What both kinds of connection offer; subclasses say how each call reaches the project."""
 
-    def after_interrupt(self) -> None:
-        """Make the connection usable again after Ctrl+C broke into a call (nothing to do here)."""
-
     served: bool
 
     def run(self, kind: str, progress: JobUpdate | None = None, **params) -> dict:
         """Start a job and follow it to its end (Ctrl+C cancels it and waits for it to stop)."""
-        show = progress or progress_bar(kind)
         job = self.start(kind, **params)
-        try:
-            return self.follow(job["id"], show)
-        except KeyboardInterrupt:
-            # Ctrl+C in the instant between the start and the following (or a second one while it
-            # stops): the job still runs, so ask again and wait for it.
-            self.after_interrupt()
-            self.cancel(job["id"])
-            return self.follow(job["id"], show)
+        return self.follow(job["id"], progress or progress_bar(kind))
 
     def images(self, limit: int | None = None, **filters):
         """The filtered images (Review's filters: status, label, unlabelled, flag, source, duplicates,
@@ -271,11 +260,6 @@ class ServedProject(ProjectClient):
         return httpx.Client(base_url=self.url.rstrip("/") + "/api/v1", headers=self.headers, timeout=60,
                             trust_env=False)
 
-    def after_interrupt(self) -> None:
-        """Ctrl+C can strike inside the HTTP client's connection pool and leave it locked, so the
-        cancel, and the following after it, go through a fresh connection."""
-        self.http = self.connection()
-
     def call(self, method: str, path: str, body: dict | None = None, **query):
         import httpx
 
@@ -399,7 +383,6 @@ def _follow(client: ProjectClient, job_id: int, updates: Callable[[], Iterator[d
         for job in updates():
             on_update(job)
     except KeyboardInterrupt:
-        client.after_interrupt()
         client.cancel(job_id)
         for job in updates():
             on_update(job)
