@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
@@ -68,8 +71,12 @@ class ProjectClient:
 
     def run(self, kind: str, progress: JobUpdate | None = None, **params) -> dict:
         """Start a job and follow it to its end (Ctrl+C cancels it and waits for it to stop)."""
-        job = self.start(kind, **params)
-        return self.follow(job["id"], progress or progress_bar(kind))
+        on_update = progress or progress_bar(kind)
+        with interrupts_held() as interrupted:
+            job = self.start(kind, **params)
+        if interrupted:
+            self.cancel(job["id"])
+        return self.follow(job["id"], on_update)
 
     def images(self, limit: int | None = None, **filters):
         """The filtered images (Review's filters: status, label, unlabelled, flag, source, duplicates,
@@ -374,6 +381,24 @@ class ServedProject(ProjectClient):
 
     def create_token(self, user: str, note: str = "") -> str:
         return self.call("POST", "/tokens", {"user": user, "note": note}).json()["token"]
+
+
+@contextmanager
+def interrupts_held() -> Iterator[list]:
+    """Hold Ctrl+C while a job is being started, and say afterwards whether it came.
+
+    The job exists on the server before its id comes back: an interrupt in between would end this
+    process and leave the job running with nobody following it. Only the main thread receives
+    signals, so elsewhere (a notebook's worker thread) nothing is held."""
+    caught: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _follow(client: ProjectClient, job_id: int, updates: Callable[[], Iterator[dict]], on_update: JobUpdate) -> dict:
