@@ -131,10 +131,10 @@ def distinct_faces(vectors, image_ids, rows: np.ndarray) -> np.ndarray:
 
 def same_and_other(vectors, image_ids, cores: list[np.ndarray], apart: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each sampled core face's median distance to the rest of its core, and to the nearest core known
-    to be another person (`apart`): the person it could be mistaken for (its distance to every other core would mostly measure
-    people who are nowhere near, and hide the few who are). Only the NEAREST_CORES cores whose mean
-    vectors are nearest the face are measured, so the cost grows with the sample, not with the
-    project's faces."""
+    to be another person (`apart`): the person it could be mistaken for (its distance to every other
+    core would mostly measure people who are nowhere near, and hide the few who are). Only the
+    NEAREST_CORES cores whose mean vectors are nearest the face are measured, so the cost grows with
+    the sample, not with the project's faces."""
     rows = np.concatenate(cores)
     owner = np.concatenate([np.full(len(core), i) for i, core in enumerate(cores)])
     sample = np.random.default_rng(0).permutation(len(rows))[:SAMPLE]
