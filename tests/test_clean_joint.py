@@ -139,9 +139,9 @@ def test_calibration_tightens_for_a_few_lookalikes_among_many_distinct_people():
     assert calibration.people == 34 and calibration.value < calibration.other < SAME
 
 
-def test_calibration_falls_back_on_the_people_found_when_every_label_is_ambiguous():
+def test_calibration_reads_the_readings_when_every_label_is_ambiguous():
     """Every pool holds three people of ten photos (photos shared across pools, as one impostor
-    photo filed under two names): no label is decided, the people found in the pools calibrate."""
+    photo filed under two names): no label is decided, the readings of the labels calibrate."""
     rng = np.random.default_rng(11)
     people = [v for _, v in uniform_people(rng, 6, 10, spread=0.03, shift=0.2)]
     photos = np.arange(60).reshape(6, 10)
@@ -150,9 +150,9 @@ def test_calibration_falls_back_on_the_people_found_when_every_label_is_ambiguou
     images = np.concatenate([photos[j] for pool in members for j in pool])
     labels = np.repeat(np.array(["L%d" % i for i in range(6)], dtype=object), 30)
     calibration = calibrate(vectors, images, labels, SAME)
-    assert calibration.basis == "people found in the pools" and calibration.people == 6
+    assert calibration.people == 6
     assert calibration.same < calibration.value < min(calibration.other, SAME)
-    assert "6 people found in the pools (moved from 0.600" in calibration.source("dlib's 0.6")
+    assert "6 people of the project (moved from 0.600" in calibration.source("dlib's 0.6")
 
 
 def test_calibration_keeps_the_prior_when_the_data_agree_with_it():
