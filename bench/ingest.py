@@ -10,9 +10,12 @@ per image, everything but the decode, decides the ratio).
 
 Target: median ingest rate >= 0.5x the median baseline rate, on each kind.
 
-Each timed run starts after `os.sync()`, and the projects are deleted only at the end: deleting
-a 4,000-file project with its pages still dirty made ext4 slow down the next timed run (measured:
-588 img/s on the first repeat, 325 by the fifth, with rising kernel time in the workers).
+Each timed run starts after `os.sync()`, and the projects are deleted only at the end of the whole
+run, after both kinds: deleting a 4,000-file project with its pages still dirty made ext4 slow down
+the next timed run (measured: 588 img/s on the first repeat, 325 by the fifth, with rising kernel
+time in the workers). On ext4 without a journal, every new file's inode search also skips each
+inode freed in the last 60 s (`recently_deleted`, 13-22% of a worker's time in `perf`), so the
+flat runs, right after the photo-like projects were deleted, paid for the bench's own clean-up.
 """
 
 from __future__ import annotations
@@ -143,28 +146,30 @@ def main() -> None:
     args = parse_args()
     workers = default_workers()
     print(f"Cores: {os.cpu_count()}; ingest default workers: {workers}")
-    verdicts = [measure(kind, args, workers) for kind in (("photo", "flat") if args.kind == "both" else (args.kind,))]
+    parent = Path(tempfile.mkdtemp(prefix="curation-bench-projects-", dir=args.projects))
+    try:
+        verdicts = [measure(kind, args, workers, parent)
+                    for kind in (("photo", "flat") if args.kind == "both" else (args.kind,))]
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
     print("\n" + "\n".join(verdicts))
 
 
-def measure(kind: str, args: argparse.Namespace, workers: int) -> str:
-    """Time the decode loop and ingest alternately on one kind of JPEG; returns the verdict line."""
+def measure(kind: str, args: argparse.Namespace, workers: int, parent: Path) -> str:
+    """Time the decode loop and ingest alternately on one kind of JPEG, with projects made under
+    `parent`; returns the verdict line."""
     data = data_folder(args, kind)
     files = ensure_dataset(data, args.n, args.seed, kind)
     warm_cache(files)
     baseline, ours, cpu = [], [], {"baseline": [], "ingest": []}
-    parent = Path(tempfile.mkdtemp(prefix="curation-bench-projects-", dir=args.projects))
     print(f"  {kind}: load average {load()} at the start")
-    try:
-        for r in range(args.repeats):
-            for name, rates, (rate, cpu_ms) in (("baseline", baseline, verify_loop(files)),
-                                                ("ingest", ours, ingest_run(data, args.n, None, parent))):
-                rates.append(rate)
-                cpu[name].append(cpu_ms)
-            print(f"  {kind} repeat {r + 1}: baseline {baseline[-1]:.1f} img/s, ingest {ours[-1]:.1f} img/s")
-        single = ingest_run(data, args.n, 1, parent)[0]
-    finally:
-        shutil.rmtree(parent, ignore_errors=True)
+    for r in range(args.repeats):
+        for name, rates, (rate, cpu_ms) in (("baseline", baseline, verify_loop(files)),
+                                            ("ingest", ours, ingest_run(data, args.n, None, parent))):
+            rates.append(rate)
+            cpu[name].append(cpu_ms)
+        print(f"  {kind} repeat {r + 1}: baseline {baseline[-1]:.1f} img/s, ingest {ours[-1]:.1f} img/s")
+    single = ingest_run(data, args.n, 1, parent)[0]
     print(f"  {kind}: load average {load()} at the end")
     return report(kind, baseline, ours, single, workers, cpu)
 
