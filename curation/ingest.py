@@ -173,8 +173,8 @@ def pocketfft():
     if POCKETFFT not in sys.modules:
         try:
             folder = os.path.join(os.path.dirname(importlib.util.find_spec("scipy").origin), "fft", "_pocketfft")
-            path = next(os.path.join(folder, "pypocketfft" + suffix) for suffix in importlib.machinery.EXTENSION_SUFFIXES
-                        if os.path.exists(os.path.join(folder, "pypocketfft" + suffix)))
+            files = (os.path.join(folder, "pypocketfft" + suffix) for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+            path = next(file for file in files if os.path.exists(file))
             spec = importlib.util.spec_from_file_location(POCKETFFT, path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
