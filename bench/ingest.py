@@ -10,9 +10,12 @@ per image, everything but the decode, decides the ratio).
 
 Target: median ingest rate >= 0.5x the median baseline rate, on each kind.
 
-Each timed run starts after `os.sync()`, and the projects are deleted only at the end: deleting
-a 4,000-file project with its pages still dirty made ext4 slow down the next timed run (measured:
-588 img/s on the first repeat, 325 by the fifth, with rising kernel time in the workers).
+Each timed run starts after `os.sync()`, and the projects are deleted only at the end of the whole
+run, after both kinds: deleting a 4,000-file project with its pages still dirty made ext4 slow down
+the next timed run (measured: 588 img/s on the first repeat, 325 by the fifth, with rising kernel
+time in the workers). On ext4 without a journal, every new file's inode search also skips each
+inode freed in the last 60 s (`recently_deleted`, 13-22% of a worker's time in `perf`), so the
+flat runs, right after the photo-like projects were deleted, paid for the bench's own clean-up.
 """
 
 from __future__ import annotations
@@ -104,26 +107,34 @@ def warm_cache(files: list[Path]) -> None:
     print(f"Warmed the file cache: {total / 2**20:.0f} MiB")
 
 
-def cpu_seconds() -> float:
+def cpu_seconds() -> tuple[float, float]:
     """CPU time of this process (all its threads) and of its finished children (the ingest worker
-    and its pool): less swayed by other people's jobs than the wall clock."""
+    and its pool): less swayed by other people's jobs than the wall clock; and the part of it spent
+    in the kernel (file creation, which other people's deletions slow down: see above)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    kernel = own.ru_stime + children.ru_stime
+    return own.ru_utime + children.ru_utime + kernel, kernel
 
 
-def verify_loop(files: list[Path]) -> tuple[float, float]:
-    """Images/s and CPU ms per image of fastai's decode-only check."""
+def cpu_ms_per_image(before: tuple[float, float], n: int) -> tuple[float, float]:
+    """(CPU, kernel CPU) ms per image since `before`."""
+    after = cpu_seconds()
+    return 1000 * (after[0] - before[0]) / n, 1000 * (after[1] - before[1]) / n
+
+
+def verify_loop(files: list[Path]) -> tuple[float, tuple[float, float]]:
+    """Images/s and (CPU, kernel CPU) ms per image of fastai's decode-only check."""
     os.sync()
     cpu, start = cpu_seconds(), time.perf_counter()
     for f in files:
         img = Image.open(f)
         img.draft(img.mode, (img.size[0] // 8, img.size[1] // 8))
         img.load()
-    return len(files) / (time.perf_counter() - start), 1000 * (cpu_seconds() - cpu) / len(files)
+    return len(files) / (time.perf_counter() - start), cpu_ms_per_image(cpu, len(files))
 
 
-def ingest_run(data: Path, n: int, workers: int | None, parent: Path) -> tuple[float, float]:
-    """Images/s and CPU ms per image (every process) of ingest into a fresh project under `parent`
+def ingest_run(data: Path, n: int, workers: int | None, parent: Path) -> tuple[float, tuple[float, float]]:
+    """Images/s and (CPU, kernel CPU) ms per image (every process) of ingest into a fresh project under `parent`
     (project creation not timed)."""
     root = Path(tempfile.mkdtemp(prefix="project-", dir=parent))
     curation = Path(sys.executable).with_name("curation")
@@ -132,7 +143,7 @@ def ingest_run(data: Path, n: int, workers: int | None, parent: Path) -> tuple[f
     os.sync()
     cpu, start = cpu_seconds(), time.perf_counter()
     summary = ingest(store, [data], labels_from_folders=True, workers=workers)
-    rate, cpu_ms = n / (time.perf_counter() - start), 1000 * (cpu_seconds() - cpu) / n
+    rate, cpu_ms = n / (time.perf_counter() - start), cpu_ms_per_image(cpu, n)
     store.close()
     if summary.new_images != n:
         raise RuntimeError(f"Expected {n} new images, got: {summary.line()}")
@@ -143,28 +154,31 @@ def main() -> None:
     args = parse_args()
     workers = default_workers()
     print(f"Cores: {os.cpu_count()}; ingest default workers: {workers}")
-    verdicts = [measure(kind, args, workers) for kind in (("photo", "flat") if args.kind == "both" else (args.kind,))]
+    parent = Path(tempfile.mkdtemp(prefix="curation-bench-projects-", dir=args.projects))
+    try:
+        verdicts = [measure(kind, args, workers, parent)
+                    for kind in (("photo", "flat") if args.kind == "both" else (args.kind,))]
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
     print("\n" + "\n".join(verdicts))
 
 
-def measure(kind: str, args: argparse.Namespace, workers: int) -> str:
-    """Time the decode loop and ingest alternately on one kind of JPEG; returns the verdict line."""
+def measure(kind: str, args: argparse.Namespace, workers: int, parent: Path) -> str:
+    """Time the decode loop and ingest alternately on one kind of JPEG, with projects made under
+    `parent`; returns the verdict line."""
     data = data_folder(args, kind)
     files = ensure_dataset(data, args.n, args.seed, kind)
     warm_cache(files)
     baseline, ours, cpu = [], [], {"baseline": [], "ingest": []}
-    parent = Path(tempfile.mkdtemp(prefix="curation-bench-projects-", dir=args.projects))
     print(f"  {kind}: load average {load()} at the start")
-    try:
-        for r in range(args.repeats):
-            for name, rates, (rate, cpu_ms) in (("baseline", baseline, verify_loop(files)),
-                                                ("ingest", ours, ingest_run(data, args.n, None, parent))):
-                rates.append(rate)
-                cpu[name].append(cpu_ms)
-            print(f"  {kind} repeat {r + 1}: baseline {baseline[-1]:.1f} img/s, ingest {ours[-1]:.1f} img/s")
-        single = ingest_run(data, args.n, 1, parent)[0]
-    finally:
-        shutil.rmtree(parent, ignore_errors=True)
+    for r in range(args.repeats):
+        for name, rates, (rate, cpu_ms) in (("baseline", baseline, verify_loop(files)),
+                                            ("ingest", ours, ingest_run(data, args.n, None, parent))):
+            rates.append(rate)
+            cpu[name].append(cpu_ms)
+        print(f"  {kind} repeat {r + 1}: baseline {baseline[-1]:.1f} img/s, ingest {ours[-1]:.1f} img/s; "
+              f"CPU per image: baseline {cpu['baseline'][-1][0]:.2f} ms, ingest {cpu['ingest'][-1][0]:.2f} ms")
+    single = ingest_run(data, args.n, 1, parent)[0]
     print(f"  {kind}: load average {load()} at the end")
     return report(kind, baseline, ours, single, workers, cpu)
 
@@ -175,15 +189,17 @@ def load() -> str:
 
 
 def report(kind: str, baseline: list[float], ours: list[float], single: float, workers: int,
-           cpu: dict[str, list[float]]) -> str:
+           cpu: dict[str, list[tuple[float, float]]]) -> str:
     rows = [("verify loop (fastai, 1 process)", baseline),
             (f"ingest (workers={workers})", ours),
             ("ingest (workers=1, once)", [single])]
     print(f"\n{kind + ' JPEGs':<34}{'median img/s':>14}{'min':>10}{'max':>10}")
     for name, rates in rows:
         print(f"{name:<34}{statistics.median(rates):>14.1f}{min(rates):>10.1f}{max(rates):>10.1f}")
-    base_cpu, ingest_cpu = statistics.median(cpu["baseline"]), statistics.median(cpu["ingest"])
-    print(f"CPU per image (median, all processes): verify loop {base_cpu:.2f} ms, ingest {ingest_cpu:.2f} ms; "
+    base_cpu, ingest_cpu = (statistics.median(total for total, _ in cpu[name]) for name in ("baseline", "ingest"))
+    kernel = statistics.median(kernel for _, kernel in cpu["ingest"])
+    print(f"CPU per image (median, all processes): verify loop {base_cpu:.2f} ms, ingest {ingest_cpu:.2f} ms "
+          f"(kernel {kernel:.2f} ms); "
           f"with {os.cpu_count()} free cores ingest could reach at most "
           f"{min(workers, os.cpu_count()) * base_cpu / ingest_cpu:.2f}x")
     ratio = statistics.median(ours) / statistics.median(baseline)

@@ -10,12 +10,17 @@ so a killed ingest followed by the same command leaves exactly what one uninterr
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.machinery
+import importlib.util
 import io
 import os
 import shutil
+import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -24,7 +29,7 @@ from PIL import Image
 
 from .hamming_index import HammingIndex
 from .names import repair_name
-from .project import Project, ProjectError, disk_problem, disk_sentence, disk_state, write_atomically
+from .project import Project, ProjectError, disk_problem, disk_sentence, disk_state
 from .verify import Failure, verify_bytes
 
 if TYPE_CHECKING:  # the worker process imports this module: it needs none of the job machinery
@@ -143,14 +148,40 @@ def phash64(img) -> int:
 
     `imagehash.phash(small)`'s steps and arithmetic, bit for bit (tests/test_ingest.py compares
     them), without its object overhead: its median of the 64 coefficients is the mean of the two
-    middle ones."""
-    import scipy.fftpack
-
+    middle ones. The two DCTs are the calls `scipy.fftpack.dct` makes (a float64 copy transformed in
+    place along rows, then a new array along columns), so their rounding is the same."""
     small = img.convert("L").resize((64, 64), Image.Resampling.BOX).resize((32, 32), Image.Resampling.LANCZOS)
-    dct = scipy.fftpack.dct(scipy.fftpack.dct(np.asarray(small), axis=0), axis=1)
-    low = dct[:8, :8].ravel()
+    dct = pocketfft().dct
+    rows = np.asarray(small, dtype=np.float64)
+    dct(rows, 2, (0,), 0, rows, 1, None)
+    both = dct(rows, 2, (1,), 0, None, 1, None)
+    low = both[:8, :8].ravel()
     bits = low > np.partition(low, (31, 32))[31:33].mean()
     return int(np.packbits(bits).view(">u8")[0])
+
+
+POCKETFFT = "scipy.fft._pocketfft.pypocketfft"
+
+
+@cache
+def pocketfft():
+    """scipy's DCT extension (what `scipy.fftpack.dct` calls), loaded on its own where it can be.
+
+    Importing `scipy.fftpack` also imports scipy.special and the array-API shims: 0.2 s of CPU, a
+    third of the ingest worker's start, for one C function. Where the extension is not at its
+    usual place (another scipy layout), scipy's own import finds it."""
+    if POCKETFFT not in sys.modules:
+        try:
+            folder = os.path.join(os.path.dirname(importlib.util.find_spec("scipy").origin), "fft", "_pocketfft")
+            files = (os.path.join(folder, "pypocketfft" + suffix) for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+            path = next(file for file in files if os.path.exists(file))
+            spec = importlib.util.spec_from_file_location(POCKETFFT, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules[POCKETFFT] = module  # scipy.fft, if imported later, uses this same module
+        except (ImportError, StopIteration, AttributeError, TypeError, OSError):
+            return importlib.import_module(POCKETFFT)
+    return sys.modules[POCKETFFT]
 
 
 def thumbnail(img):
@@ -167,13 +198,47 @@ def jpeg_bytes(img) -> bytes:
 
 def read_source(path: str) -> bytes | Failure:
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            return Failure("too_large", f"{size / 2**20:.0f} MB, over the {MAX_FILE_BYTES / 2**20:.0f} MB limit.")
-        with open(path, "rb") as fh:
-            return fh.read()
+        with open(path, "rb", buffering=0) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                return Failure("too_large", f"{size / 2**20:.0f} MB, over the {MAX_FILE_BYTES / 2**20:.0f} MB limit.")
+            return fh.readall()
     except OSError as exc:
         return Failure("unreadable_file", f"The file could not be read ({exc.strerror or exc}).")
+
+
+def write_new(path: str, data: bytes, tmp_dir: str) -> None:
+    """Write a content-addressed file unless it is there (same name, same bytes) through a temporary
+    file renamed into place, so that a reader or a kill never sees half of it.
+
+    `project.write_atomically`'s steps with half its system calls, as it runs twice per image:
+    folders are made only when the create or the rename finds one missing, and the temporary name
+    is the file's own with the thread's id (one writer per thread in a folder per process: unique).
+    """
+    if os.path.exists(path):
+        return
+    tmp = f"{tmp_dir}/{os.path.basename(path)}.{threading.get_ident()}.part"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileNotFoundError:
+        os.makedirs(tmp_dir, exist_ok=True)
+        fd = os.open(tmp, flags, 0o600)
+    try:
+        try:
+            unwritten = memoryview(data)
+            while unwritten:
+                unwritten = unwritten[os.write(fd, unwritten):]
+        finally:
+            os.close(fd)
+        try:
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def process_file(task: FileTask, root: str) -> FileOutcome:
@@ -192,9 +257,9 @@ def outcome_for_bytes(task: FileTask, data: bytes, project: Project) -> FileOutc
         return FileOutcome(task.source, task.label, sha, "failed", result.reason, result.detail, nbytes=len(data),
                            provenance=task.provenance)
     thumb = thumbnail(result.image)
-    tmp_dir = project.tmp_dir / f"w{os.getpid()}"  # one per worker: no lock on a shared folder
-    write_atomically(project.original_path(sha, result.ext), data, tmp_dir)
-    write_atomically(project.thumb_path(sha), jpeg_bytes(thumb), tmp_dir)
+    tmp_dir = f"{project.tmp_dir}/w{os.getpid()}"  # one per worker: no lock on a shared folder
+    write_new(str(project.original_path(sha, result.ext)), data, tmp_dir)
+    write_new(str(project.thumb_path(sha)), jpeg_bytes(thumb), tmp_dir)
     return FileOutcome(
         task.source, task.label, sha, "ok", format=result.format, ext=result.ext, width=result.width,
         height=result.height, mode=result.mode, frames=result.frames,
