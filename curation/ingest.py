@@ -10,17 +10,13 @@ so a killed ingest followed by the same command leaves exactly what one uninterr
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.machinery
-import importlib.util
 import io
 import os
 import shutil
-import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -148,40 +144,14 @@ def phash64(img) -> int:
 
     `imagehash.phash(small)`'s steps and arithmetic, bit for bit (tests/test_ingest.py compares
     them), without its object overhead: its median of the 64 coefficients is the mean of the two
-    middle ones. The two DCTs are the calls `scipy.fftpack.dct` makes (a float64 copy transformed in
-    place along rows, then a new array along columns), so their rounding is the same."""
+    middle ones."""
+    import scipy.fftpack
+
     small = img.convert("L").resize((64, 64), Image.Resampling.BOX).resize((32, 32), Image.Resampling.LANCZOS)
-    dct = pocketfft().dct
-    rows = np.asarray(small, dtype=np.float64)
-    dct(rows, 2, (0,), 0, rows, 1, None)
-    both = dct(rows, 2, (1,), 0, None, 1, None)
-    low = both[:8, :8].ravel()
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(np.asarray(small), axis=0), axis=1)
+    low = dct[:8, :8].ravel()
     bits = low > np.partition(low, (31, 32))[31:33].mean()
     return int(np.packbits(bits).view(">u8")[0])
-
-
-POCKETFFT = "scipy.fft._pocketfft.pypocketfft"
-
-
-@cache
-def pocketfft():
-    """scipy's DCT extension (what `scipy.fftpack.dct` calls), loaded on its own where it can be.
-
-    Importing `scipy.fftpack` also imports scipy.special and the array-API shims: 0.2 s of CPU, a
-    third of the ingest worker's start, for one C function. Where the extension is not at its
-    usual place (another scipy layout), scipy's own import finds it."""
-    if POCKETFFT not in sys.modules:
-        try:
-            folder = os.path.join(os.path.dirname(importlib.util.find_spec("scipy").origin), "fft", "_pocketfft")
-            files = (os.path.join(folder, "pypocketfft" + suffix) for suffix in importlib.machinery.EXTENSION_SUFFIXES)
-            path = next(file for file in files if os.path.exists(file))
-            spec = importlib.util.spec_from_file_location(POCKETFFT, path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            sys.modules[POCKETFFT] = module  # scipy.fft, if imported later, uses this same module
-        except (ImportError, StopIteration, AttributeError, TypeError, OSError):
-            return importlib.import_module(POCKETFFT)
-    return sys.modules[POCKETFFT]
 
 
 def thumbnail(img):

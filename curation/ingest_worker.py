@@ -40,9 +40,8 @@ def pool_context():
     every child."""
     import multiprocessing
 
-    from .ingest import pocketfft
+    import scipy.fftpack  # noqa: F401  (the pHash's DCT, imported once for every child)
 
-    pocketfft()
     gc.freeze()
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
