@@ -14,8 +14,11 @@ or None. An untagged image counts in the subgroup "(untagged)", so the share of 
 dataset nobody has tagged stays visible; an attribute with no column at all is untagged throughout.
 Images without a label are left out of every table.
 
-Intervals are Wilson score intervals from scipy, never a hand-written formula; a proportion of
-nothing (n = 0) is NaN.
+Intervals are Wilson score intervals, computed for a whole column at once with scipy's own
+formula and normal quantile (`scipy.special.ndtri`, what `binomtest(k, n).proportion_ci(method="wilson")`
+uses): tests hold them equal to scipy's to 1e-12 on every (k, n) of a wide grid, k = 0, k = n and n = 1
+included, so a change in either shows. One `binomtest` per pair also computed a p-value the interval
+never uses: 2.5 s for an audit's 4,650 pairs at 1.2M images. A proportion of nothing (n = 0) is NaN.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ import html
 import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -56,20 +59,32 @@ DISPARITY_COLUMNS = [
 SKEW_COLUMNS = ["by", "value", "label", "n", "share_of_label"]
 
 
-@lru_cache(maxsize=1 << 17)
-def wilson_interval(k: int, n: int) -> tuple[float, float]:
-    """The 95% Wilson score interval of k successes in n trials; (NaN, NaN) when n is 0.
+def wilson_intervals(successes, trials) -> tuple[np.ndarray, np.ndarray]:
+    """The 95% Wilson score intervals of k successes in n trials, element-wise: (lows, highs), NaN where n is 0.
 
-    Cached because an audit asks for the same (k, n) pairs again on every rerun of the page. The
-    cache holds far more pairs than one audit asks for (4,650 at 1.2M images and 500 labels): one
-    smaller than an audit's sweep would evict every pair before the next rerun asked for it again.
+    scipy's `_binom_wilson_conf_int` step by step (Newcombe 1998), on arrays: the same operations in
+    the same order, so the same floats.
     """
-    if n == 0:
-        return float("nan"), float("nan")
-    from scipy.stats import binomtest  # a second to import: paid by an audit with figures, not by every Audit page
+    from scipy.special import ndtri  # a third of a second to import: paid by an audit with figures only
 
-    interval = binomtest(int(k), int(n)).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
-    return float(interval.low), float(interval.high)
+    k = np.asarray(successes, dtype=np.int64)
+    n = np.asarray(trials, dtype=np.int64)
+    z = ndtri(0.5 + 0.5 * CONFIDENCE)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 2 * (n + z**2)
+        center = (2 * n * p + z**2) / denom
+        delta = z / denom * np.sqrt(4 * n * p * (1 - p) + z**2)
+        low = np.where(k == 0, 0.0, center - delta)
+        high = np.where(k == n, 1.0, center + delta)
+    empty = n == 0
+    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+
+
+def wilson_interval(k: int, n: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of k successes in n trials; (NaN, NaN) when n is 0."""
+    lows, highs = wilson_intervals([k], [n])
+    return float(lows[0]), float(highs[0])
 
 
 def proportion(k: int, n: int) -> tuple[float, float, float]:
@@ -328,8 +343,13 @@ def _images_by(rows: pd.DataFrame, column: str, grid: pd.MultiIndex):
     return counts.reindex(grid, fill_value=0).to_numpy("int64")
 
 
-def _proportions(successes: pd.Series, trials: pd.Series) -> list[tuple[float, float, float]]:
-    return [proportion(int(k), int(n)) for k, n in zip(successes, trials, strict=True)]
+def _proportions(successes: pd.Series, trials: pd.Series) -> np.ndarray:
+    """Columns (estimate, low, high) of k / n with its Wilson interval, NaN where n is 0."""
+    k = successes.to_numpy("int64")
+    n = trials.to_numpy("int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimate = np.where(n == 0, np.nan, k / n)
+    return np.column_stack([estimate, *wilson_intervals(k, n)])
 
 
 def _gap_of(attributes: str, group: pd.DataFrame, threshold: float) -> dict:
