@@ -253,27 +253,41 @@ def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     labelled = frame[frame["label"].notna()]
     predicted = labelled["predicted"] if "predicted" in labelled else pd.Series(None, index=labelled.index)
     images = labelled["n"].astype("int64") if "n" in labelled else pd.Series(1, index=labelled.index, dtype="int64")
-    return labelled.assign(label=labelled["label"].astype(str), predicted=predicted.map(_text_or_none), n=images)
+    return labelled.assign(label=labelled["label"].astype(str), predicted=_text_or_none(predicted), n=images)
 
 
-def _text_or_none(value: object) -> str | None:
-    return None if pd.isna(value) else str(value)
+def _text_or_none(values: pd.Series) -> pd.Series:
+    """The values as strings, None where missing, as objects (each distinct value converted once)."""
+    codes, distinct = pd.factorize(values)
+    text = np.array([*(str(value) for value in distinct), None], dtype=object)
+    return pd.Series(text[codes], index=values.index, dtype=object)
 
 
-def _tags(frame: pd.DataFrame, attribute: str) -> pd.Series:
-    """The attribute's tags as strings, with None, NaN and blank as UNTAGGED."""
+def _tags(frame: pd.DataFrame, attribute: str) -> tuple[np.ndarray, np.ndarray]:
+    """The attribute's tags as (a code per row, the text of each code), with None, NaN and blank as
+    UNTAGGED; each distinct tag is cleaned once, so two codes may read the same."""
     if attribute not in frame:
-        return pd.Series(UNTAGGED, index=frame.index, dtype=object)
-    column = frame[attribute]
-    text = column.astype(object).where(column.notna(), "").astype(str).str.strip()
-    return text.where(text != "", UNTAGGED)
+        return np.zeros(len(frame), dtype=np.int64), np.array([UNTAGGED], dtype=object)
+    codes, distinct = pd.factorize(frame[attribute])
+    text = np.array([*(str(value).strip() or UNTAGGED for value in distinct), UNTAGGED], dtype=object)
+    return np.where(codes < 0, len(distinct), codes), text
 
 
 def _subgroups(frame: pd.DataFrame, combo: tuple[str, ...]) -> pd.Series:
-    parts = [_tags(frame, attribute) for attribute in combo]
-    return pd.Series(
-        [SUBGROUP_JOIN.join(values) for values in zip(*parts, strict=True)], index=frame.index, dtype=object
-    )
+    """Each row's subgroup name, its tags joined; each distinct combination of tags is named once."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    tags = []
+    for attribute in combo:
+        attribute_codes, text = _tags(frame, attribute)
+        codes = codes * len(text) + attribute_codes
+        tags.append(text)
+    combinations, rows = np.unique(codes, return_inverse=True)
+    digits = []
+    for text in reversed(tags):
+        combinations, digit = np.divmod(combinations, len(text))
+        digits.append(text[digit])
+    names = np.array([SUBGROUP_JOIN.join(parts) for parts in zip(*reversed(digits))], dtype=object)
+    return pd.Series(names[rows], index=frame.index, dtype=object)
 
 
 def _is_tagged(subgroups: pd.Series) -> pd.Series:
