@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import plotly.offline
 import pytest
+from scipy.special import ndtri
 from scipy.stats import binomtest
 
 from curation.clean import audit
@@ -122,6 +123,10 @@ def test_wilson_intervals_equal_scipys_binomtest_on_a_wide_grid():
     np.testing.assert_allclose(lows, expected[:, 0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(highs, expected[:, 1], rtol=0, atol=1e-12)
     assert (lows[k == 0] == 0).all() and (highs[k == n] == 1).all()
+
+
+def test_the_normal_quantile_is_scipys():
+    assert audit.Z == ndtri(0.5 + 0.5 * audit.CONFIDENCE)
 
 
 def test_wilson_interval_of_nothing_is_nan_and_one_pair_matches_the_columns():

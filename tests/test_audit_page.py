@@ -118,6 +118,27 @@ def test_no_run_shows_representation_only(audited):
     assert list(tables_shown(at)) == ["representation", "skew"]
 
 
+def test_the_audit_is_computed_once_per_state_of_the_data_and_again_after_a_change(audited, monkeypatch):
+    store = cached(audited)
+    frame_of, runs = store.audit_frame, []
+    monkeypatch.setattr(store, "audit_frame", lambda run: runs.append(run) or frame_of(run))
+    at = app("app_pages/audit.py")
+    at.slider(key="audit-threshold").set_value(0.35).run()
+    app("app_pages/audit.py")
+    assert runs == [1], "a widget's rerun and another session reuse the audit"
+    squares = [r[0] for r in store.query(
+        "SELECT id FROM images WHERE status = 'ok' AND label = 'square' ORDER BY id LIMIT 20")]
+    store.tag_images(squares, "gender", "female", "tester")
+    at.run()
+    assert_clean(at)
+    assert runs == [1, 1]
+    assert progress_texts(at) == ["60 of 333 images tagged for gender"]
+    metrics = dataframe(at, "metrics").set_index("subgroup")
+    assert metrics.loc["female", ["images", "n", "correct"]].tolist() == [40, 20, 18]
+    at.selectbox(key="audit-run").select_index(0).run()
+    assert runs == [1, 1, None] and list(tables_shown(at)) == ["representation", "skew"]
+
+
 def test_the_tables_zip_holds_one_csv_per_table():
     tables = {"Representation": pd.DataFrame({"n": [1, 2]}), "Source skew": pd.DataFrame({"by": ["provider"]})}
     with zipfile.ZipFile(io.BytesIO(tables_zip(tables))) as archive:

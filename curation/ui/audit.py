@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import io
+import threading
+import weakref
 import zipfile
+from collections.abc import Callable
 from functools import partial
+from typing import NamedTuple
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from ..accounts import PermissionDenied
-from ..clean.audit import ATTRIBUTE_JOIN, accuracy_figure, attribute_sets, audit_html, representation_figure
+from ..clean.audit import (ATTRIBUTE_JOIN, accuracy_figure, attribute_sets, audit_figures, audit_html,
+                           per_label_rates, representation, representation_figure, source_skew, subgroup_metrics,
+                           tag_coverage)
 from ..export import csv_text
 from ..store import EditError, Store
 from ..store.audit import AUDIT_BASE_COLUMNS
@@ -83,7 +89,7 @@ def _save_attribute(store: Store, who: str) -> None:
     st.session_state["attr-name"], st.session_state["attr-values"] = "", ""
 
 
-def tag_coverage(coverage: pd.DataFrame) -> None:
+def coverage_bars(coverage: pd.DataFrame) -> None:
     """One bar per attribute: how many of the labelled images carry a tag."""
     for row in coverage.itertuples():
         share = row.tagged / row.images if row.images else 0.0
@@ -116,12 +122,56 @@ def _run_title(run: dict | None) -> str:
     return f"#{run['id']} · {run['arch']} · {accuracy:.1%} · dataset {run['dataset_version']}"
 
 
-def audit_frame(store: Store, run: dict | None) -> pd.DataFrame:
+class AuditTables(NamedTuple):
+    """What the Audit page shows that the project's data decides; `metrics` and `rates` are None without a run."""
+
+    coverage: pd.DataFrame
+    proposals: pd.DataFrame
+    representation: pd.DataFrame
+    metrics: pd.DataFrame | None
+    rates: pd.DataFrame | None
+    skew: pd.DataFrame
+
+
+#: Audits computed per store, for every session: at most KEPT_AUDITS of them (runs, with or without
+#: intersections), each under the store's revision it was computed at.
+_AUDITS: weakref.WeakKeyDictionary[Store, dict[tuple, AuditTables]] = weakref.WeakKeyDictionary()
+_AUDITS_LOCK = threading.Lock()
+KEPT_AUDITS = 4
+
+
+def audit_tables(store: Store, run: dict | None, names: list[str], intersections: bool) -> AuditTables:
+    """The audit of `run` (or of the dataset), computed once per revision of the project's data.
+
+    Every widget on the page reruns it, and at 1.2M images the frame's query and the tables take a
+    second or more; any write to the project (a tag, a label, a finished run) changes the revision."""
+    key = (store.revision, None if run is None else run["id"], tuple(names), intersections)
+    with _AUDITS_LOCK:
+        found = _AUDITS.get(store, {}).get(key)
+    if found is None:
+        found = _audit(store, run, names, intersections)
+        with _AUDITS_LOCK:
+            kept = _AUDITS.setdefault(store, {})
+            kept[key] = found
+            for stale in list(kept)[:-KEPT_AUDITS]:
+                del kept[stale]
+    return found
+
+
+def _audit(store: Store, run: dict | None, names: list[str], intersections: bool) -> AuditTables:
     try:
-        return store.audit_frame(None if run is None else run["id"])
+        frame = store.audit_frame(None if run is None else run["id"])
     except EditError as exc:
         st.error(md_inline(exc))
         st.stop()
+    return AuditTables(
+        coverage=tag_coverage(frame, names),
+        proposals=store.proposal_overview(),
+        representation=representation(frame, names, intersections),
+        metrics=None if run is None else subgroup_metrics(frame, names, intersections),
+        rates=None if run is None else per_label_rates(frame, names, intersections),
+        skew=source_skew(frame),
+    )
 
 
 def audit_controls(store: Store, names: list[str]) -> tuple[dict | None, bool, str]:
@@ -215,11 +265,24 @@ def tables_zip(tables: dict[str, pd.DataFrame]) -> bytes:
     return buffer.getvalue()
 
 
-def downloads(store: Store, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure], title: str) -> None:
-    """The tables as CSVs in a zip, and the whole audit as one HTML file that opens offline."""
+def report_figures(tables: AuditTables) -> dict[str, go.Figure]:
+    """The report's charts: every attribute set's representation, and its accuracy when a run is audited."""
+    if tables.metrics is None:
+        return {"Representation by subgroup": representation_figure(tables.representation)}
+    return audit_figures(tables.representation, tables.metrics)
+
+
+def report_html(tables: dict[str, pd.DataFrame], figures: Callable[[], dict[str, go.Figure]], title: str) -> str:
+    return audit_html(tables, figures(), title)
+
+
+def downloads(store: Store, tables: dict[str, pd.DataFrame], figures: Callable[[], dict[str, go.Figure]],
+              title: str) -> None:
+    """The tables as CSVs in a zip, and the whole audit as one HTML file that opens offline; both are
+    made when asked for (the report's charts too)."""
     st.subheader("Download")
     row = st.container(horizontal=True)
     download(store, "Tables (CSV, zip)", partial(tables_zip, tables), "audit-tables.zip", "application/zip",
              "audit-csv", row)
-    download(store, "Report (HTML)", partial(audit_html, tables, figures, title), "audit-report.html", "text/html",
+    download(store, "Report (HTML)", partial(report_html, tables, figures, title), "audit-report.html", "text/html",
              "audit-html", row)
