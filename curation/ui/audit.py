@@ -96,9 +96,9 @@ def coverage_bars(coverage: pd.DataFrame) -> None:
         st.progress(share, text=f"{row.tagged} of {row.images} images tagged for {row.attribute}")
 
 
-def tag_sources(overview: pd.DataFrame) -> None:
+def tag_sources(overview: pd.DataFrame | None) -> None:
     """Which figures rest on what: the audit counts confirmed tags only; open proposals are shown apart."""
-    proposed = int(overview["proposed"].sum()) if not overview.empty else 0
+    proposed = int(overview["proposed"].sum()) if overview is not None and not overview.empty else 0
     if not proposed:
         st.caption("Every figure below rests on confirmed tags (typed or confirmed by a person).")
         return
@@ -126,7 +126,7 @@ class AuditTables(NamedTuple):
     """What the Audit page shows that the project's data decides; `metrics` and `rates` are None without a run."""
 
     coverage: pd.DataFrame
-    proposals: pd.DataFrame
+    proposals: pd.DataFrame | None  # None when no proposal is stored
     representation: pd.DataFrame
     metrics: pd.DataFrame | None
     rates: pd.DataFrame | None
@@ -166,7 +166,7 @@ def _audit(store: Store, run: dict | None, names: list[str], intersections: bool
         st.stop()
     return AuditTables(
         coverage=tag_coverage(frame, names),
-        proposals=store.proposal_overview(),
+        proposals=store.proposal_overview() if store.has_proposals() else None,
         representation=representation(frame, names, intersections),
         metrics=None if run is None else subgroup_metrics(frame, names, intersections),
         rates=None if run is None else per_label_rates(frame, names, intersections),
