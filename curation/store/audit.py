@@ -39,8 +39,10 @@ class AuditQueries:
         clash = sorted(set(names) & set(AUDIT_BASE_COLUMNS))
         if clash:
             raise EditError(f"An attribute may not be called {', '.join(clash)}: rename it to audit it.")
-        pivots = "".join(f", max(value) FILTER (WHERE name = ?) AS {quoted(name)}" for name in names)
-        columns = "".join(f", t.{quoted(name)}" for name in names)
+        # one join per attribute on image_attributes' key (image_id, name): cheaper than pivoting every tag
+        columns = "".join(f", t{n}.value AS {quoted(name)}" for n, name in enumerate(names))
+        tags = "".join(f" LEFT JOIN image_attributes t{n} ON t{n}.image_id = i.id AND t{n}.name = ?"
+                       for n in range(len(names)))
         frame = self.query_df(
             f"""
             WITH chosen AS (  -- arg_min over a never-NULL, unique key: DISTINCT ON's first row, without its sort
@@ -53,15 +55,13 @@ class AuditQueries:
                 GROUP BY image_id
             ),
             source AS (SELECT image_id, provider, query, {DOMAIN_SQL} AS domain
-                       FROM (SELECT image_id, unnest(s) FROM chosen)),
-            tags AS (SELECT image_id{pivots} FROM image_attributes GROUP BY image_id)
+                       FROM (SELECT image_id, unnest(s) FROM chosen))
             SELECT i.label, p.predicted, s.provider, s.domain, s.query{columns}, count(*) AS n
             FROM images i
             LEFT JOIN source s ON s.image_id = i.id
-            LEFT JOIN predictions p ON p.image_id = i.id AND p.run_id = ? AND p.split = 'val'
-            LEFT JOIN tags t ON t.image_id = i.id
+            LEFT JOIN predictions p ON p.image_id = i.id AND p.run_id = ? AND p.split = 'val'{tags}
             WHERE {AUDITED} GROUP BY ALL ORDER BY ALL
-            """, [*names, run_id])
+            """, [run_id, *names])
         text = [c for c in frame.columns if c != "n"]
         frame[text] = frame[text].astype(object).where(frame[text].notna(), None)
         return frame
