@@ -5,9 +5,9 @@ from functools import partial
 import streamlit as st
 
 from curation.clean.audit import disparities
-from curation.ui.audit import (accuracy_section, attributes_editor, audit_controls, audit_tables, coverage_bars,
-                               disparity_section, disparity_threshold, downloads, only_set, rates_section,
-                               report_figures, representation_section, skew_section, tag_sources)
+from curation.ui.audit import (accuracy_section, attributes_editor, audit_controls, audit_data, coverage_bars,
+                               disparity_section, disparity_threshold, downloads, full_report, rates_section,
+                               representation_section, set_tables, skew_section, tag_sources)
 from curation.ui.agreement import agreement_section
 from curation.ui.context import require_annotator, require_store
 from curation.ui.proposals import proposals_section
@@ -27,29 +27,27 @@ if not names:
 
 st.subheader("Tag coverage")
 coverage_area = st.container()
-run, intersections, chosen = audit_controls(store, names)
-audit = audit_tables(store, run, names, intersections)
+run, every_set, shown_sets = audit_controls(store, names)
+data = audit_data(store, run, names)
 with coverage_area:
-    coverage_bars(audit.coverage)
-    tag_sources(audit.proposals)
-shares = audit.representation
-if shares.empty:
+    coverage_bars(data.coverage)
+    tag_sources(data.proposals)
+shown = set_tables(data, store, run, names, shown_sets)
+if shown.representation.empty:
     st.info("No labelled image to audit yet.")
     proposals_section(store, names, who)
     st.stop()
-representation_section(only_set(shares, chosen))
-tables = {"Tag coverage": audit.coverage, "Representation": shares}
+representation_section(shown.representation)
+gaps = None
 if run is not None:
-    accuracy_section(only_set(audit.metrics, chosen))
-    rates_section(only_set(audit.rates, chosen))
+    accuracy_section(shown.metrics)
+    rates_section(shown.rates)
     st.subheader("Disparities")
-    threshold, min_n = disparity_threshold()
-    gaps = disparities(audit.metrics, threshold, min_n)
-    disparity_section(only_set(gaps, chosen))
-    tables |= {"Subgroup accuracy": audit.metrics, "Error rates per label": audit.rates, "Disparities": gaps}
-skew_section(audit.skew)
-tables["Source skew"] = audit.skew
+    gaps = disparity_threshold()
+    disparity_section(disparities(shown.metrics, *gaps))
+skew_section(data.skew)
 st.caption("To mark images as biased, select them on the Review page and use Flag as → Biased.")
 audited = f"run #{run['id']}" if run else "the dataset"
-downloads(store, tables, partial(report_figures, audit), f"Bias audit of {store.project.root.name}, {audited}")
+every = partial(set_tables, data, store, run, names, every_set)
+downloads(store, partial(full_report, every, data, gaps), f"Bias audit of {store.project.root.name}, {audited}")
 proposals_section(store, names, who)

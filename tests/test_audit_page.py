@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from curation.clean import audit
-from curation.ui.audit import tables_zip
+from curation.ui.audit import audit_data, full_report, set_tables, tables_zip
 from apptest import app, assert_clean, cached
 
 
@@ -137,6 +138,24 @@ def test_the_audit_is_computed_once_per_state_of_the_data_and_again_after_a_chan
     assert metrics.loc["female", ["images", "n", "correct"]].tolist() == [40, 20, 18]
     at.selectbox(key="audit-run").select_index(0).run()
     assert runs == [1, 1, None] and list(tables_shown(at)) == ["representation", "skew"]
+
+
+def test_the_page_computes_the_set_it_shows_and_the_downloads_hold_every_set(audited):
+    store = cached(audited)
+    store.define_attribute("pose", ["frontal", "profile"], "tester")
+    at = app("app_pages/audit.py")
+    assert_clean(at)
+    assert set(dataframe(at, "metrics")["attributes"]) == {"gender"} == set(dataframe(at, "rates")["attributes"])
+    at.selectbox(key="audit-set").set_value("gender × pose").run()
+    assert set(dataframe(at, "representation")["attributes"]) == {"gender × pose"}
+    run, names = store.runs()[0], store.attribute_names()
+    data = audit_data(store, run, names)
+    report = full_report(partial(set_tables, data, store, run, names, audit.attribute_sets(names)), data, (0.05, 10))
+    assert list(report.tables) == ["Tag coverage", "Representation", "Subgroup accuracy", "Error rates per label",
+                                   "Disparities", "Source skew"]
+    for table in ("Representation", "Subgroup accuracy", "Error rates per label"):
+        assert set(report.tables[table]["attributes"]) == {"gender", "pose", "gender × pose"}, table
+    assert list(report.figures) == ["Representation by subgroup", "Accuracy by subgroup"]
 
 
 def test_the_tables_zip_holds_one_csv_per_table():

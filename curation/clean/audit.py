@@ -99,18 +99,22 @@ def attribute_sets(attributes: Sequence[str], intersections: bool = True) -> lis
     return [combo for size in sizes for combo in itertools.combinations(attributes, size)]
 
 
-def representation(frame: pd.DataFrame, attributes: Sequence[str], intersections: bool = True) -> pd.DataFrame:
-    """Images per label and subgroup, and the subgroup's share of that label's images.
+def representation(frame: pd.DataFrame, attributes: Sequence[str], intersections: bool = True,
+                   only: Sequence[tuple[str, ...]] | None = None) -> pd.DataFrame:
+    """Images per label and subgroup, and the subgroup's share of that label's images; `only`: these
+    attribute sets instead of all (the same for the two tables below).
 
     Every subgroup seen anywhere is listed for every label, with n = 0 where the label has none of
     it: a missing subgroup is the finding, so it gets a row.
     """
     labelled = _labelled(frame)
-    parts = [] if labelled.empty else [_representation_of(labelled, c) for c in attribute_sets(attributes, intersections)]
+    sets = [] if labelled.empty else _chosen_sets(attributes, intersections, only)
+    parts = [_representation_of(labelled, c) for c in sets]
     return _concat(parts, REPRESENTATION_COLUMNS)
 
 
-def subgroup_metrics(frame: pd.DataFrame, attributes: Sequence[str], intersections: bool = True) -> pd.DataFrame:
+def subgroup_metrics(frame: pd.DataFrame, attributes: Sequence[str], intersections: bool = True,
+                     only: Sequence[tuple[str, ...]] | None = None) -> pd.DataFrame:
     """Accuracy per subgroup, with its Wilson interval.
 
     `images` counts the subgroup's labelled images, `n` those that were evaluated (have a
@@ -120,11 +124,13 @@ def subgroup_metrics(frame: pd.DataFrame, attributes: Sequence[str], intersectio
     per-label false negative and false positive rates are in `per_label_rates`.
     """
     labelled = _labelled(frame)
-    parts = [] if labelled.empty else [_metrics_of(labelled, c) for c in attribute_sets(attributes, intersections)]
+    sets = [] if labelled.empty else _chosen_sets(attributes, intersections, only)
+    parts = [_metrics_of(labelled, c) for c in sets]
     return _concat(parts, METRICS_COLUMNS)
 
 
-def per_label_rates(frame: pd.DataFrame, attributes: Sequence[str], intersections: bool = True) -> pd.DataFrame:
+def per_label_rates(frame: pd.DataFrame, attributes: Sequence[str], intersections: bool = True,
+                    only: Sequence[tuple[str, ...]] | None = None) -> pd.DataFrame:
     """One-vs-rest error rates per (subgroup g, label c), over the evaluated images of g:
 
     FNR = P(predicted != c | truth = c, g) = false_negatives / positives
@@ -134,7 +140,8 @@ def per_label_rates(frame: pd.DataFrame, attributes: Sequence[str], intersection
     image has; every subgroup seen is listed, evaluated or not.
     """
     labelled = _labelled(frame)
-    parts = [] if labelled.empty else [_rates_of(labelled, c) for c in attribute_sets(attributes, intersections)]
+    sets = [] if labelled.empty else _chosen_sets(attributes, intersections, only)
+    parts = [_rates_of(labelled, c) for c in sets]
     return _concat(parts, RATES_COLUMNS)
 
 
@@ -259,6 +266,11 @@ def _chart_height(rows: int) -> int:
 
 def _group_names(table: pd.DataFrame) -> pd.Series:
     return (table["attributes"] + ": " + table["subgroup"]).map(chart_text)
+
+
+def _chosen_sets(attributes: Sequence[str], intersections: bool,
+                 only: Sequence[tuple[str, ...]] | None) -> Sequence[tuple[str, ...]]:
+    return attribute_sets(attributes, intersections) if only is None else only
 
 
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
