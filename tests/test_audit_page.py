@@ -156,6 +156,10 @@ def test_the_page_computes_the_set_it_shows_and_the_downloads_hold_every_set(aud
     for table in ("Representation", "Subgroup accuracy", "Error rates per label"):
         assert set(report.tables[table]["attributes"]) == {"gender", "pose", "gender × pose"}, table
     assert list(report.figures) == ["Representation by subgroup", "Accuracy by subgroup"]
+    data = audit_data(store, None, names)
+    dataset = full_report(partial(set_tables, data, store, None, names, audit.attribute_sets(names)), data, None)
+    assert list(dataset.tables) == ["Tag coverage", "Representation", "Source skew"]
+    assert list(dataset.figures) == ["Representation by subgroup"]
 
 
 def test_the_tables_zip_holds_one_csv_per_table():

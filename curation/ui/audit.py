@@ -295,11 +295,12 @@ def full_report(tables: Callable[[], SetTables], data: AuditData, gaps: tuple[fl
     every = tables()
     report = {"Tag coverage": data.coverage, "Representation": every.representation}
     if every.metrics is None:
-        return Report(report | {"Source skew": data.skew},
-                      {"Representation by subgroup": representation_figure(every.representation)})
-    report |= {"Subgroup accuracy": every.metrics, "Error rates per label": every.rates,
-               "Disparities": disparities(every.metrics, *gaps)}
-    return Report(report | {"Source skew": data.skew}, audit_figures(every.representation, every.metrics))
+        figures = {"Representation by subgroup": representation_figure(every.representation)}
+    else:
+        report |= {"Subgroup accuracy": every.metrics, "Error rates per label": every.rates,
+                   "Disparities": disparities(every.metrics, *gaps)}
+        figures = audit_figures(every.representation, every.metrics)
+    return Report(report | {"Source skew": data.skew}, figures)
 
 
 def report_zip(report: Callable[[], Report]) -> bytes:
