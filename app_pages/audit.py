@@ -1,12 +1,13 @@
 """Audit: who is in the dataset, how well a run serves each subgroup, and which attributes are audited."""
 
+from functools import partial
+
 import streamlit as st
 
-from curation.clean.audit import (audit_figures, disparities, per_label_rates, representation, representation_figure,
-                                  source_skew, subgroup_metrics)
-from curation.ui.audit import (accuracy_section, attributes_editor, audit_controls, audit_frame, disparity_section,
-                               disparity_threshold, downloads, only_set, rates_section, representation_section,
-                               skew_section, tag_coverage, tag_sources)
+from curation.clean.audit import disparities
+from curation.ui.audit import (accuracy_section, attributes_editor, audit_controls, audit_data, coverage_bars,
+                               disparity_section, disparity_threshold, downloads, full_report, rates_section,
+                               representation_section, set_tables, skew_section, tag_sources)
 from curation.ui.agreement import agreement_section
 from curation.ui.context import require_annotator, require_store
 from curation.ui.proposals import proposals_section
@@ -25,34 +26,28 @@ if not names:
     st.stop()
 
 st.subheader("Tag coverage")
-coverage = store.tag_coverage()
-tag_coverage(coverage)
-tag_sources(store.proposal_overview())
-run, intersections, chosen = audit_controls(store, names)
-frame = audit_frame(store, run)
-shares = representation(frame, names, intersections)
-if shares.empty:
+coverage_area = st.container()
+run, every_set, shown_sets = audit_controls(store, names)
+data = audit_data(store, run, names)
+with coverage_area:
+    coverage_bars(data.coverage)
+    tag_sources(data.proposals)
+shown = set_tables(data, store, run, names, shown_sets)
+if shown.representation.empty:
     st.info("No labelled image to audit yet.")
     proposals_section(store, names, who)
     st.stop()
-representation_section(only_set(shares, chosen))
-tables = {"Tag coverage": coverage, "Representation": shares}
-figures = {"Representation by subgroup": representation_figure(shares)}
+representation_section(shown.representation)
+gaps = None
 if run is not None:
-    metrics = subgroup_metrics(frame, names, intersections)
-    accuracy_section(only_set(metrics, chosen))
-    rates = per_label_rates(frame, names, intersections)
-    rates_section(only_set(rates, chosen))
+    accuracy_section(shown.metrics)
+    rates_section(shown.rates)
     st.subheader("Disparities")
-    threshold, min_n = disparity_threshold()
-    gaps = disparities(metrics, threshold, min_n)
-    disparity_section(only_set(gaps, chosen))
-    tables |= {"Subgroup accuracy": metrics, "Error rates per label": rates, "Disparities": gaps}
-    figures = audit_figures(shares, metrics)
-skew = source_skew(frame)
-skew_section(skew)
-tables["Source skew"] = skew
+    gaps = disparity_threshold()
+    disparity_section(disparities(shown.metrics, *gaps))
+skew_section(data.skew)
 st.caption("To mark images as biased, select them on the Review page and use Flag as → Biased.")
 audited = f"run #{run['id']}" if run else "the dataset"
-downloads(store, tables, figures, f"Bias audit of {store.project.root.name}, {audited}")
+every = partial(set_tables, data, store, run, names, every_set)
+downloads(store, partial(full_report, every, data, gaps), f"Bias audit of {store.project.root.name}, {audited}")
 proposals_section(store, names, who)

@@ -4,7 +4,10 @@ On a copy of bench/scale.py's project (1.2M image rows; never the original: this
 first time: two attributes (perceived_gender, age_group) and tags on `--tagged` of the images, each
 tag an event as `Store.tag_images` stores it, and bench/scale.py's training run (predictions, 20%
 of them on the validation split). Then times `audit_frame` with no run and with the run, `--repeat`
-times each, and the Audit page's script under Streamlit's AppTest (first run, then a rerun).
+times each, and the Audit page's script under Streamlit's AppTest: its first run, a rerun (the
+audit is kept per revision of the project's data), and a rerun after a write (an empty transaction:
+a new revision, so the audit is computed again, without the first run's imports). `--profile N`
+prints each run's N costliest calls (cProfile of the script's thread).
 
 Issue 15: every page under 1.5 s at 1.2M rows; `audit_frame` took 9.5-10.6 s there when it
 returned a row per image. Run it against another checkout's code with PYTHONPATH to compare:
@@ -16,8 +19,10 @@ returned a row per image. Run it against another checkout's code with PYTHONPATH
 from __future__ import annotations
 
 import argparse
+import cProfile
 import importlib.util
 import os
+import pstats
 import time
 from pathlib import Path
 
@@ -46,6 +51,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tagged", type=float, default=0.3, help="share of images tagged, per attribute")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-page", action="store_true", help="time audit_frame only")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="print the N costliest calls (cumulative) of each run of the page")
     return parser.parse_args()
 
 
@@ -85,18 +92,44 @@ def time_frames(store, repeat: int) -> None:
             print(f"audit_frame({label}): {len(frame):,} rows for {images:,} images in {seconds:.2f} s; {load()}")
 
 
-def time_page(project: Path) -> None:
+def time_page(store, project: Path, profile: int) -> None:
     from streamlit.testing.v1 import AppTest
 
+    profiles = profiled_script_runs() if profile else []
     os.environ["CURATION_PROJECT"] = str(project)
     at = AppTest.from_file(str(Path(curation.__file__).parents[1] / "app_pages" / "audit.py"), default_timeout=300)
     at.query_params["who"] = "bench"
-    for label in ("first run", "rerun"):
+    for label in ("first run", "rerun", "rerun after a write"):
+        if label == "rerun after a write":
+            with store.transaction():
+                pass
         start = time.perf_counter()
         at.run()
         seconds = time.perf_counter() - start
         trouble = [e.value for e in (*at.exception, *at.error)]
         print(f"Audit page ({label}): {seconds:.2f} s; {load()}" + (f"; ERRORS {trouble}" if trouble else ""))
+        if profiles:
+            pstats.Stats(profiles[-1]).sort_stats("cumulative").print_stats(profile)
+
+
+def profiled_script_runs() -> list[cProfile.Profile]:
+    """Profile every script run from now on (AppTest runs the script in a thread of its own): one
+    profile per run, appended to the list returned."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    profiles: list[cProfile.Profile] = []
+    run_script = script_runner.ScriptRunner._run_script
+
+    def profiled(runner, rerun_data):
+        profiles.append(cProfile.Profile())
+        profiles[-1].enable()
+        try:
+            return run_script(runner, rerun_data)
+        finally:
+            profiles[-1].disable()
+
+    script_runner.ScriptRunner._run_script = profiled
+    return profiles
 
 
 def main() -> None:
@@ -109,7 +142,7 @@ def main() -> None:
     print(f"prepared in {time.perf_counter() - start:.1f} s; tags {tags}")
     time_frames(store, args.repeat)
     if not args.no_page:
-        time_page(args.project)
+        time_page(store, args.project, args.profile)
 
 
 if __name__ == "__main__":

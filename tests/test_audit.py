@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import plotly.offline
 import pytest
+from scipy.special import ndtri
 from scipy.stats import binomtest
 
 from curation.clean import audit
@@ -103,6 +104,36 @@ def test_representation_intersections_list_every_subgroup_for_every_label(frame)
     assert row(both, subgroup="female · I", label="bob")["n"] == 0
     assert row(both, subgroup="female · (untagged)", label="ada")["share_of_label"] == pytest.approx(0.2)
     assert row(both, subgroup="(untagged) · VI", label="bob")["n"] == 10
+
+
+def wilson_grid() -> list[tuple[int, int]]:
+    """Every (k, n) up to n = 60, and at large n the edges (0, 1, n - 1, n), the middle and random k."""
+    rng = np.random.default_rng(7)
+    pairs = [(k, n) for n in range(1, 61) for k in range(n + 1)]
+    for n in (97, 1000, 4651, 65_536, 1_129_025, 10**7, 2**40):
+        pairs += [(k, n) for k in {0, 1, 2, n // 3, n // 2, n - 2, n - 1, n, *rng.integers(0, n + 1, 8).tolist()}]
+    return pairs
+
+
+def test_wilson_intervals_equal_scipys_binomtest_on_a_wide_grid():
+    pairs = wilson_grid()
+    k, n = (np.array(column) for column in zip(*pairs))
+    lows, highs = audit.wilson_intervals(k, n)
+    expected = np.array([wilson(int(a), int(b)) for a, b in pairs])
+    np.testing.assert_allclose(lows, expected[:, 0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(highs, expected[:, 1], rtol=0, atol=1e-12)
+    assert (lows[k == 0] == 0).all() and (highs[k == n] == 1).all()
+
+
+def test_the_normal_quantile_is_scipys():
+    assert audit.Z == ndtri(0.5 + 0.5 * audit.CONFIDENCE)
+
+
+def test_wilson_interval_of_nothing_is_nan_and_one_pair_matches_the_columns():
+    lows, highs = audit.wilson_intervals([0, 3, 0], [0, 7, 0])
+    assert np.isnan(lows[[0, 2]]).all() and np.isnan(highs[[0, 2]]).all()
+    assert (lows[1], highs[1]) == audit.wilson_interval(3, 7) == pytest.approx(wilson(3, 7), abs=1e-12)
+    assert all(math.isnan(x) for x in audit.proportion(0, 0))
 
 
 def test_subgroup_accuracy_and_wilson_interval(metrics):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from curation.clean import audit
-from curation.ui.audit import tables_zip
+from curation.ui.audit import audit_data, full_report, set_tables, tables_zip
 from apptest import app, assert_clean, cached
 
 
@@ -116,6 +117,49 @@ def test_no_run_shows_representation_only(audited):
     at.selectbox(key="audit-run").select_index(0).run()
     assert_clean(at)
     assert list(tables_shown(at)) == ["representation", "skew"]
+
+
+def test_the_audit_is_computed_once_per_state_of_the_data_and_again_after_a_change(audited, monkeypatch):
+    store = cached(audited)
+    frame_of, runs = store.audit_frame, []
+    monkeypatch.setattr(store, "audit_frame", lambda run: runs.append(run) or frame_of(run))
+    at = app("app_pages/audit.py")
+    at.slider(key="audit-threshold").set_value(0.35).run()
+    app("app_pages/audit.py")
+    assert runs == [1], "a widget's rerun and another session reuse the audit"
+    squares = [r[0] for r in store.query(
+        "SELECT id FROM images WHERE status = 'ok' AND label = 'square' ORDER BY id LIMIT 20")]
+    store.tag_images(squares, "gender", "female", "tester")
+    at.run()
+    assert_clean(at)
+    assert runs == [1, 1]
+    assert progress_texts(at) == ["60 of 333 images tagged for gender"]
+    metrics = dataframe(at, "metrics").set_index("subgroup")
+    assert metrics.loc["female", ["images", "n", "correct"]].tolist() == [40, 20, 18]
+    at.selectbox(key="audit-run").select_index(0).run()
+    assert runs == [1, 1, None] and list(tables_shown(at)) == ["representation", "skew"]
+
+
+def test_the_page_computes_the_set_it_shows_and_the_downloads_hold_every_set(audited):
+    store = cached(audited)
+    store.define_attribute("pose", ["frontal", "profile"], "tester")
+    at = app("app_pages/audit.py")
+    assert_clean(at)
+    assert set(dataframe(at, "metrics")["attributes"]) == {"gender"} == set(dataframe(at, "rates")["attributes"])
+    at.selectbox(key="audit-set").set_value("gender × pose").run()
+    assert set(dataframe(at, "representation")["attributes"]) == {"gender × pose"}
+    run, names = store.runs()[0], store.attribute_names()
+    data = audit_data(store, run, names)
+    report = full_report(partial(set_tables, data, store, run, names, audit.attribute_sets(names)), data, (0.05, 10))
+    assert list(report.tables) == ["Tag coverage", "Representation", "Subgroup accuracy", "Error rates per label",
+                                   "Disparities", "Source skew"]
+    for table in ("Representation", "Subgroup accuracy", "Error rates per label"):
+        assert set(report.tables[table]["attributes"]) == {"gender", "pose", "gender × pose"}, table
+    assert list(report.figures) == ["Representation by subgroup", "Accuracy by subgroup"]
+    data = audit_data(store, None, names)
+    dataset = full_report(partial(set_tables, data, store, None, names, audit.attribute_sets(names)), data, None)
+    assert list(dataset.tables) == ["Tag coverage", "Representation", "Source skew"]
+    assert list(dataset.figures) == ["Representation by subgroup"]
 
 
 def test_the_tables_zip_holds_one_csv_per_table():

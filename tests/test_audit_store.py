@@ -27,7 +27,8 @@ import pandas as pd
 import pytest
 
 from curation import synth
-from curation.clean.audit import accuracy_figure, disparities, representation, source_skew, subgroup_metrics
+from curation.clean.audit import (accuracy_figure, disparities, representation, source_skew, subgroup_metrics,
+                                  tag_coverage)
 from curation.ingest import FileTask, IngestSummary, NearDuplicateIndex, outcome_for_bytes, plan_chunk
 from curation.store import EditError
 
@@ -154,9 +155,10 @@ def test_audit_tables_on_the_frame_give_the_known_figures(audited):
 
 
 def test_tag_coverage_counts_usable_labelled_images_only(audited):
-    store, ids, _, _ = audited
-    coverage = store.tag_coverage()
-    assert coverage.values.tolist() == [["gender", 10, 12], ["pose", 2, 12]]
+    store, ids, _, run = audited
+    for audited_run in (None, run):
+        coverage = tag_coverage(store.audit_frame(audited_run), store.attribute_names())
+        assert coverage.values.tolist() == [["gender", 10, 12], ["pose", 2, 12]]
     assert store.image_tags(ids["c0"]) == {"gender": "female", "pose": "frontal"}
     assert store.image_tags(ids["s5"]) == {}
 

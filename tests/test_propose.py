@@ -60,7 +60,9 @@ def tagged_lfw(lfw_project, tmp_path):
 
 def test_proposals_on_lfw_are_right_and_confirmed_in_one_undoable_batch(tagged_lfw):
     store, truth = tagged_lfw
+    assert not store.has_proposals()
     line = propose_attribute(store, "group", "dlib-resnet34")
+    assert store.has_proposals()
     assert "80 values proposed from 20 tagged images" in line
     rows = store.open_proposals("group")
     assert len(rows) == 80

@@ -1,4 +1,4 @@
-"""Bias-audit queries: the counted frame `curation.clean.audit` works on, tag coverage, an image's tags.
+"""Bias-audit queries: the counted frame `curation.clean.audit` works on (tag coverage too), an image's tags.
 
 The audited images are the usable (status 'ok'), labelled ones. The truth is an image's current
 label, so a label corrected after a run counts as corrected. An image stored once but found at
@@ -39,40 +39,32 @@ class AuditQueries:
         clash = sorted(set(names) & set(AUDIT_BASE_COLUMNS))
         if clash:
             raise EditError(f"An attribute may not be called {', '.join(clash)}: rename it to audit it.")
-        pivots = "".join(f", max(value) FILTER (WHERE name = ?) AS {quoted(name)}" for name in names)
-        columns = "".join(f", t.{quoted(name)}" for name in names)
+        # one join per attribute on image_attributes' key (image_id, name): cheaper than pivoting every tag
+        columns = "".join(f", t{n}.value AS {quoted(name)}" for n, name in enumerate(names))
+        tags = "".join(f" LEFT JOIN image_attributes t{n} ON t{n}.image_id = i.id AND t{n}.name = ?"
+                       for n in range(len(names)))
         frame = self.query_df(
             f"""
             WITH chosen AS (  -- arg_min over a never-NULL, unique key: DISTINCT ON's first row, without its sort
                 SELECT image_id, arg_min({{'provider': provider, 'query': query, 'url': url}},
                                          (provider IS NULL, added_at, source)) AS s
-                FROM sources GROUP BY image_id
+                FROM sources
+                -- whichever source is chosen for an image found only in local files, all three are NULL
+                WHERE image_id IN (SELECT image_id FROM sources
+                                   WHERE provider IS NOT NULL OR query IS NOT NULL OR url IS NOT NULL)
+                GROUP BY image_id
             ),
             source AS (SELECT image_id, provider, query, {DOMAIN_SQL} AS domain
-                       FROM (SELECT image_id, unnest(s) FROM chosen)),
-            tags AS (SELECT image_id{pivots} FROM image_attributes GROUP BY image_id)
+                       FROM (SELECT image_id, unnest(s) FROM chosen))
             SELECT i.label, p.predicted, s.provider, s.domain, s.query{columns}, count(*) AS n
             FROM images i
             LEFT JOIN source s ON s.image_id = i.id
-            LEFT JOIN predictions p ON p.image_id = i.id AND p.run_id = ? AND p.split = 'val'
-            LEFT JOIN tags t ON t.image_id = i.id
+            LEFT JOIN predictions p ON p.image_id = i.id AND p.run_id = ? AND p.split = 'val'{tags}
             WHERE {AUDITED} GROUP BY ALL ORDER BY ALL
-            """, [*names, run_id])
+            """, [run_id, *names])
         text = [c for c in frame.columns if c != "n"]
         frame[text] = frame[text].astype(object).where(frame[text].notna(), None)
         return frame
-
-    def tag_coverage(self) -> pd.DataFrame:
-        """Per defined attribute: how many of the usable labelled images carry a tag (`tagged`), of `images`."""
-        return self.query_df(
-            f"""
-            SELECT a.name AS attribute, count(t.image_id) AS tagged,
-                   (SELECT count(*) FROM images i WHERE {AUDITED}) AS images
-            FROM attributes a
-            LEFT JOIN (SELECT t.image_id, t.name FROM image_attributes t JOIN images i ON i.id = t.image_id
-                       WHERE t.value IS NOT NULL AND {AUDITED}) t ON t.name = a.name
-            GROUP BY a.name ORDER BY a.name
-            """)
 
     def image_tags(self, image_id: int) -> dict[str, str]:
         """The attribute values set on one image, by attribute name."""

@@ -105,6 +105,9 @@ class Database:
             project.db_path.exists() and not os.access(project.db_path, os.W_OK))
         self._con = self._connect()
         self._write_lock = threading.RLock()
+        #: Write transactions committed through this object. This process alone writes the project while
+        #: it holds it, so an unchanged count means unchanged data: a key for what is computed from it.
+        self.revision = 0
         try:
             self._bring_up_to_date()
         except BaseException:
@@ -149,6 +152,7 @@ class Database:
             try:
                 yield cur
                 cur.commit()
+                self.revision += 1
             except BaseException as exc:
                 _quiet_rollback(cur)
                 failure = write_failed(self.project, exc)

@@ -68,6 +68,10 @@ class ProposalQueries:
                 done += tag_rows(cur, events, [i for i, v in rows if v == value], name, value)
         return done
 
+    def has_proposals(self) -> bool:
+        """Whether any proposal is stored (open or not): without one, `proposal_overview` has nothing to add."""
+        return bool(self.query("SELECT EXISTS (SELECT 1 FROM attribute_proposals)")[0][0])
+
     def proposal_overview(self) -> pd.DataFrame:
         """Per attribute and value, among usable labelled images (the audited ones): confirmed (tagged)
         and proposed (an open proposal), the two sources the audit's figures can rest on."""

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import io
+import threading
+import weakref
 import zipfile
+from collections.abc import Callable
 from functools import partial
+from typing import NamedTuple
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from ..accounts import PermissionDenied
-from ..clean.audit import ATTRIBUTE_JOIN, accuracy_figure, attribute_sets, audit_html, representation_figure
+from ..clean.audit import (ATTRIBUTE_JOIN, accuracy_figure, attribute_sets, audit_figures, audit_html, disparities,
+                           per_label_rates, representation, representation_figure, source_skew, subgroup_metrics,
+                           tag_coverage)
 from ..export import csv_text
 from ..store import EditError, Store
 from ..store.audit import AUDIT_BASE_COLUMNS
@@ -83,16 +89,16 @@ def _save_attribute(store: Store, who: str) -> None:
     st.session_state["attr-name"], st.session_state["attr-values"] = "", ""
 
 
-def tag_coverage(coverage: pd.DataFrame) -> None:
+def coverage_bars(coverage: pd.DataFrame) -> None:
     """One bar per attribute: how many of the labelled images carry a tag."""
     for row in coverage.itertuples():
         share = row.tagged / row.images if row.images else 0.0
         st.progress(share, text=f"{row.tagged} of {row.images} images tagged for {row.attribute}")
 
 
-def tag_sources(overview: pd.DataFrame) -> None:
+def tag_sources(overview: pd.DataFrame | None) -> None:
     """Which figures rest on what: the audit counts confirmed tags only; open proposals are shown apart."""
-    proposed = int(overview["proposed"].sum()) if not overview.empty else 0
+    proposed = int(overview["proposed"].sum()) if overview is not None and not overview.empty else 0
     if not proposed:
         st.caption("Every figure below rests on confirmed tags (typed or confirmed by a person).")
         return
@@ -116,29 +122,91 @@ def _run_title(run: dict | None) -> str:
     return f"#{run['id']} · {run['arch']} · {accuracy:.1%} · dataset {run['dataset_version']}"
 
 
-def audit_frame(store: Store, run: dict | None) -> pd.DataFrame:
+class AuditData(NamedTuple):
+    """What the Audit page draws from the audited frame as a whole, and the store's revision it was read at."""
+
+    revision: int
+    frame: pd.DataFrame
+    coverage: pd.DataFrame
+    proposals: pd.DataFrame | None  # None when no proposal is stored
+    skew: pd.DataFrame
+
+
+class SetTables(NamedTuple):
+    """The tables of some attribute sets; `metrics` and `rates` are None without a run."""
+
+    representation: pd.DataFrame
+    metrics: pd.DataFrame | None
+    rates: pd.DataFrame | None
+
+
+#: What is computed for the Audit page, per store, for every session: at most KEPT_AUDITS entries, each
+#: under the store's revision it was read at, so any write (a tag, a label, a finished run) leaves it behind.
+_KEPT: weakref.WeakKeyDictionary[Store, dict[tuple, tuple]] = weakref.WeakKeyDictionary()
+_KEPT_LOCK = threading.Lock()
+KEPT_AUDITS = 8
+
+
+def _kept(store: Store, key: tuple, compute: Callable[[], tuple]) -> tuple:
+    """`compute()`, or what it gave before under `key`. Every widget on the page reruns the script, and
+    at 1.2M images the frame's query and the tables take a second or more."""
+    with _KEPT_LOCK:
+        found = _KEPT.get(store, {}).get(key)
+    if found is None:
+        found = compute()
+        with _KEPT_LOCK:
+            kept = _KEPT.setdefault(store, {})
+            kept[key] = found
+            for stale in list(kept)[:-KEPT_AUDITS]:
+                del kept[stale]
+    return found
+
+
+def audit_data(store: Store, run: dict | None, names: list[str]) -> AuditData:
+    """The audited frame of `run` (or of the dataset) and what comes of it whole, once per revision."""
+    revision = store.revision
+    return _kept(store, ("data", revision, _run_id(run), tuple(names)), partial(_read, store, revision, run, names))
+
+
+def set_tables(data: AuditData, store: Store, run: dict | None, names: list[str],
+               sets: list[tuple[str, ...]]) -> SetTables:
+    """The representation, accuracy and error-rate tables of these attribute sets, once per revision."""
+    key = ("sets", data.revision, _run_id(run), tuple(names), tuple(sets))
+    return _kept(store, key, partial(_tables_of, data.frame, names, sets, run is not None))
+
+
+def _run_id(run: dict | None) -> int | None:
+    return None if run is None else run["id"]
+
+
+def _read(store: Store, revision: int, run: dict | None, names: list[str]) -> AuditData:
     try:
-        return store.audit_frame(None if run is None else run["id"])
+        frame = store.audit_frame(_run_id(run))
     except EditError as exc:
         st.error(md_inline(exc))
         st.stop()
+    return AuditData(revision, frame, tag_coverage(frame, names),
+                     store.proposal_overview() if store.has_proposals() else None, source_skew(frame))
 
 
-def audit_controls(store: Store, names: list[str]) -> tuple[dict | None, bool, str]:
-    """The run, whether to audit intersections, and which attribute set to show: one row."""
+def _tables_of(frame: pd.DataFrame, names: list[str], sets: list[tuple[str, ...]], evaluated: bool) -> SetTables:
+    return SetTables(representation(frame, names, only=sets),
+                     subgroup_metrics(frame, names, only=sets) if evaluated else None,
+                     per_label_rates(frame, names, only=sets) if evaluated else None)
+
+
+def audit_controls(store: Store, names: list[str]) -> tuple[dict | None, list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """The run, every attribute set audited (with intersections or not), and those to show: one row."""
     run_col, set_col, cross_col = st.columns([5, 5, 2], vertical_alignment="bottom")
     with run_col:
         run = run_choice(store)
     intersections = cross_col.toggle("Intersections", value=True, key="audit-intersections",
                                      help="Also audit every combination of attributes (e.g. gender × skin type)")
-    sets = [ATTRIBUTE_JOIN.join(combo) for combo in attribute_sets(names, intersections)]
+    sets = {ATTRIBUTE_JOIN.join(combo): combo for combo in attribute_sets(names, intersections)}
     chosen = set_col.selectbox("Show", [*sets, ALL_SETS], key="audit-set",
                                help="One attribute, or an intersection of attributes; downloads hold them all.")
-    return run, intersections, chosen
-
-
-def only_set(table: pd.DataFrame, chosen: str) -> pd.DataFrame:
-    return table if chosen == ALL_SETS else table[table["attributes"] == chosen]
+    every = list(sets.values())
+    return run, every, every if chosen == ALL_SETS else [sets[chosen]]
 
 
 def show_table(table: pd.DataFrame, key: str) -> None:
@@ -215,11 +283,41 @@ def tables_zip(tables: dict[str, pd.DataFrame]) -> bytes:
     return buffer.getvalue()
 
 
-def downloads(store: Store, tables: dict[str, pd.DataFrame], figures: dict[str, go.Figure], title: str) -> None:
-    """The tables as CSVs in a zip, and the whole audit as one HTML file that opens offline."""
+class Report(NamedTuple):
+    """What the downloads hold: every attribute set's tables, whatever the page shows."""
+
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, go.Figure]
+
+
+def full_report(tables: Callable[[], SetTables], data: AuditData, gaps: tuple[float, int] | None) -> Report:
+    """The downloads' tables (disparities at the page's threshold and smallest size) and charts."""
+    every = tables()
+    report = {"Tag coverage": data.coverage, "Representation": every.representation}
+    if every.metrics is None:
+        figures = {"Representation by subgroup": representation_figure(every.representation)}
+    else:
+        report |= {"Subgroup accuracy": every.metrics, "Error rates per label": every.rates,
+                   "Disparities": disparities(every.metrics, *gaps)}
+        figures = audit_figures(every.representation, every.metrics)
+    return Report(report | {"Source skew": data.skew}, figures)
+
+
+def report_zip(report: Callable[[], Report]) -> bytes:
+    return tables_zip(report().tables)
+
+
+def report_html(report: Callable[[], Report], title: str) -> str:
+    made = report()
+    return audit_html(made.tables, made.figures, title)
+
+
+def downloads(store: Store, report: Callable[[], Report], title: str) -> None:
+    """The tables as CSVs in a zip, and the whole audit as one HTML file that opens offline; both are
+    made when asked for (the attribute sets the page does not show too)."""
     st.subheader("Download")
     row = st.container(horizontal=True)
-    download(store, "Tables (CSV, zip)", partial(tables_zip, tables), "audit-tables.zip", "application/zip",
+    download(store, "Tables (CSV, zip)", partial(report_zip, report), "audit-tables.zip", "application/zip",
              "audit-csv", row)
-    download(store, "Report (HTML)", partial(audit_html, tables, figures, title), "audit-report.html", "text/html",
+    download(store, "Report (HTML)", partial(report_html, report, title), "audit-report.html", "text/html",
              "audit-html", row)

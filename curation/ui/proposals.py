@@ -55,8 +55,8 @@ def proposals_section(store: Store, names: list[str], who: str) -> None:
                "untagged image gets the value of the nearest tagged ones, with a confidence. Proposals count "
                "nowhere until confirmed.")
     name = propose_controls(store, names, who)
-    rows = store.open_proposals(name)
-    if rows.empty:
+    rows = store.open_proposals(name) if store.has_proposals() else None  # its join costs 0.1 s at 1.2M images
+    if rows is None or rows.empty:
         st.info(f"No open proposal of {name}.")
         return
     at_least = st.slider("Confidence at least", 0.5, 1.0, DEFAULT_CONFIDENCE, 0.01, key="propose-confidence")
