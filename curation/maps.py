@@ -180,9 +180,14 @@ def read_layout(path: Path, keys: np.ndarray) -> np.ndarray | None:
 def layout_path(cache_dir: Path, model: str, keys: np.ndarray, seed: int) -> Path:
     digest = hashlib.sha256()
     digest.update(model.encode())
-    digest.update(np.sort(keys).astype("<i8").tobytes())
+    digest.update((keys if is_sorted(keys) else np.sort(keys)).astype("<i8").tobytes())
     digest.update(str(seed).encode())
     return cache_dir / f"{re.sub(r'[^A-Za-z0-9._-]', '_', model)}-{digest.hexdigest()[:32]}.npz"
+
+
+def is_sorted(keys: np.ndarray) -> bool:
+    """Ascending (the page's keys come sorted: checking is 20 times cheaper than sorting a million again)."""
+    return bool(np.all(keys[1:] >= keys[:-1]))
 
 
 def coords_in_order(stored_keys: np.ndarray, stored_coords: np.ndarray, keys: np.ndarray) -> np.ndarray:
