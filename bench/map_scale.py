@@ -140,17 +140,23 @@ def lay_out_timed(root: Path, sample: int, relayout: bool) -> None:
 
 
 def chart_drawn(page, points: int, timeout_ms: float) -> None:
-    """Wait until the chart's traces hold the points drawn of `points` and plotly has drawn them."""
+    """Wait until the chart's traces hold the points drawn of `points` (all up to DRAWN_POINTS, as WebGL; past
+    it, MARKED_POINTS as SVG markers over the picture of all) and plotly has drawn them."""
     from curation.maps import DRAWN_POINTS
+    from curation.ui.map import MARKED_POINTS
 
-    points = min(points, DRAWN_POINTS)
+    pictured = points > DRAWN_POINTS
+    points = min(points, MARKED_POINTS) if pictured else points
     page.wait_for_function(
-        """([selector, points]) => {
+        """([selector, points, pictured]) => {
           const chart = document.querySelector(selector);
           if (!chart || !chart._fullData || !chart._fullLayout) { return false; }
-          const drawn = chart._fullData.filter(t => t.type === 'scattergl').reduce((n, t) => n + t._length, 0);
-          return drawn === points && chart.querySelector('canvas') !== null;
-        }""", arg=[CHART, points], timeout=timeout_ms, polling=100)
+          const kind = pictured ? 'scatter' : 'scattergl';
+          const drawn = chart._fullData.filter(t => t.type === kind).reduce((n, t) => n + t._length, 0);
+          const shown = pictured ? chart.querySelector('.imagelayer image') !== null
+                                 : chart.querySelector('canvas') !== null;
+          return drawn === points && shown;
+        }""", arg=[CHART, points, pictured], timeout=timeout_ms, polling=100)
 
 
 def page_times(page, base: str, points: int, timeout_ms: float, loads: int = 2) -> list[tuple[float, float]]:
@@ -171,7 +177,7 @@ def trace_point(page) -> list[float]:
         """(selector) => {
           const chart = document.querySelector(selector), layout = chart._fullLayout;
           const box = chart.getBoundingClientRect();
-          const traces = chart._fullData.filter(t => t.type === 'scattergl' && !t.name.endsWith('other values'));
+          const traces = chart._fullData.filter(t => t.type.startsWith('scatter') && !t.name.endsWith('other values'));
           const trace = traces.sort((a, b) => b._length - a._length)[0];
           const i = Math.floor(trace._length / 2);
           return [box.left + layout._size.l + layout.xaxis.l2p(trace.x[i]),

@@ -193,6 +193,6 @@ def test_the_picture_puts_each_point_in_its_pixel_in_its_colour_and_leaves_the_r
     source, (x0, x1, y0, y1) = picture(coords, np.array([0, 1, 1, 0]), ("#ff0000", "#0000ff"), size=(11, 6))
     pixels = picture_pixels(source)
     assert x0 < 0 < 10 < x1 and y0 < 0 < 5 < y1
-    assert pixels[-1, 0, :3].tolist() == [255, 0, 0] and 60 < pixels[-1, 0, 3] < 255, "one point: half opaque"
+    assert pixels[-1, 0, :3].tolist() == [255, 0, 0] and 100 < pixels[-1, 0, 3] < 255, "one point: half opaque"
     assert pixels[0, -1, :3].tolist() == [0, 0, 255] and pixels[0, -1, 3] == 255, "two points: the most opaque"
     assert (pixels[..., 3] > 0).sum() == 3

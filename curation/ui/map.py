@@ -58,10 +58,10 @@ SELECTION_SHOWN = 96
 DENSITY_FROM = 20_000
 DENSITY_BINS = 240
 # Past DRAWN_POINTS: the picture's pixels across and down (the browser stretches it smoothly to the chart's
-# ~1,300 x 600), and the random sample drawn as SVG markers on it for hover and click: 3,000 draw in ~0.2 s
+# ~1,300 x 600), and the random sample drawn as SVG markers on it for hover and click: 2,000 draw in ~0.25 s
 # and keep a marker within plotly's 20 px hover reach almost anywhere in the cloud.
 PICTURE_SIZE = (760, 340)
-MARKED_POINTS = 3_000
+MARKED_POINTS = 2_000
 HOVER_SCRIPT = """
 <script>
 (function () {
@@ -318,7 +318,7 @@ def picture(coords: np.ndarray, slot_of: np.ndarray, colours: tuple[str, ...],
     for channel in range(3):
         image[:, channel] = np.bincount(pixel, weights=rgb[:, channel], minlength=width * height) / filled
     strength = np.log1p(counts) / np.log1p(max(int(counts.max()), 1))
-    image[:, 3] = np.where(counts > 0, 60 + 195 * strength, 0)
+    image[:, 3] = np.where(counts > 0, 100 + 155 * strength, 0)
     buffer = io.BytesIO()
     Image.fromarray(image.reshape(height, width, 4), "RGBA").save(buffer, "PNG", compress_level=3)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), (x0, x1, y0, y1)
