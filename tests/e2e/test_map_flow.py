@@ -45,3 +45,30 @@ def test_hover_and_lasso_work_on_a_map_of_25000_faces(many_faces, page, tmp_path
     selected, images = int(heading.split()[0].replace(",", "")), int(heading.split()[3].replace(",", ""))
     assert selected >= 1 and images == selected  # one face per image
     assert flagged == min(images, 96)
+
+
+@pytest.fixture(scope="module")
+def pictured_faces(tmp_path_factory):
+    """Past DRAWN_POINTS: the map is one picture with MARKED_POINTS markers on it."""
+    from curation.maps import DRAWN_POINTS
+
+    return mapped_faces(tmp_path_factory.mktemp("map-e2e-picture") / "project", DRAWN_POINTS + 10_000, 200)
+
+
+def test_hover_names_a_marker_and_a_lasso_selects_among_all_points_of_the_picture(pictured_faces, page, tmp_path):
+    bench = map_scale()
+    with served(pictured_faces, tmp_path / "serve.log") as url:
+        page.goto(f"{url}/map?who=e2e-annotator")
+        wait_for_app(page)
+        page.locator(bench.CHART).scroll_into_view_if_needed()
+        bench.chart_drawn(page, 60_000, 60_000)
+        point = bench.trace_point(page)
+        hover = bench.hover_text(page, point, 10_000)
+        heading, _, _ = bench.lasso_selection(page, point, 30_000)
+        wait_for_app(page)
+        marked = page.evaluate("""(selector) => document.querySelector(selector)._fullData
+            .reduce((n, t) => n + (t.selectedpoints || []).length, 0)""", bench.CHART)
+        screenshot(page, "map-picture-lasso")
+    assert re.search(r"face #\d+", hover) and "person_" in hover
+    selected = int(heading.split()[0].replace(",", ""))
+    assert selected > marked >= 1, "the lasso selects the pictured points around the markers it holds"
