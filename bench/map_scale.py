@@ -9,7 +9,8 @@ face-like dlib-resnet34 vectors (bench/umap_bench.py's clusters: --identities pe
    numba's compilation included): seconds to fit on the sample, and points per second placed by
    transform (skipped when the project's layout is already stored; --relayout forces it).
 2. Serves the project and times the Map page in headless Chromium (bench/pages.py's settle time:
-   the script finished and staying finished), then until the chart has drawn every point, for the
+   the script finished and staying finished), then until the chart has drawn its points (all of them up
+   to DRAWN_POINTS; past it, the picture of all and its MARKED_POINTS markers), for the
    whole map and for the baseline: the same page with the map cut to --baseline points (a project
    of that many faces, built and laid out the same way).
 3. With --check: hovers a point and lassos a region on the whole map, timing the lasso until the
@@ -17,6 +18,7 @@ face-like dlib-resnet34 vectors (bench/umap_bench.py's clusters: --identities pe
 
     python bench/map_scale.py                  # 20,000 faces, quick
     python bench/map_scale.py --n 1000000 --also 100000 --check
+    python bench/map_scale.py --project /tmp/scale --n 997914 --baseline 2000000 --check   # bench/scale.py's faces
 """
 
 from __future__ import annotations

@@ -64,11 +64,29 @@ def test_hover_names_a_marker_and_a_lasso_selects_among_all_points_of_the_pictur
         bench.chart_drawn(page, 60_000, 60_000)
         point = bench.trace_point(page)
         hover = bench.hover_text(page, point, 10_000)
-        heading, _, _ = bench.lasso_selection(page, point, 30_000)
+        near = markers_near(page, bench.CHART, point, 30)
+        heading, _, _ = bench.lasso_selection(page, point, 30_000, radius=30)
         wait_for_app(page)
-        marked = page.evaluate("""(selector) => document.querySelector(selector)._fullData
-            .reduce((n, t) => n + (t.selectedpoints || []).length, 0)""", bench.CHART)
         screenshot(page, "map-picture-lasso")
-    assert re.search(r"face #\d+", hover) and "person_" in hover
+    # markers overlap: the hover may name a neighbour of the point aimed at, of another trace
+    assert re.search(r"face #\d+", hover) and re.search(r"person_\d+|other values", hover), hover
     selected = int(heading.split()[0].replace(",", ""))
-    assert selected > marked >= 1, "the lasso selects the pictured points around the markers it holds"
+    assert selected > near >= 1, "the lasso selects the pictured points around the markers within it"
+
+
+def markers_near(page, chart: str, point: list[float], radius: float) -> int:
+    """How many markers lie within `radius` pixels of `point` (a lasso inscribed in that circle holds no more)."""
+    return page.evaluate(
+        """([selector, point, radius]) => {
+          const chart = document.querySelector(selector), layout = chart._fullLayout;
+          const box = chart.getBoundingClientRect();
+          let n = 0;
+          for (const trace of chart._fullData.filter(t => t.type === 'scatter')) {
+            for (let i = 0; i < trace._length; i++) {
+              const x = box.left + layout._size.l + layout.xaxis.l2p(trace.x[i]);
+              const y = box.top + layout._size.t + layout.yaxis.l2p(trace.y[i]);
+              n += Math.hypot(x - point[0], y - point[1]) <= radius;
+            }
+          }
+          return n;
+        }""", [chart, point, radius])
