@@ -120,15 +120,14 @@ def test_a_selection_on_the_map_is_flagged_from_its_grid(served_many):
     assert [i for i, in flagged] == sorted(int(k) for k in first[:5])  # one face per image: face id = image id
 
 
-def test_colour_groups_put_every_point_in_one_trace_the_rare_values_together():
-    from curation.ui.map import colour_groups
+def test_colour_slots_give_each_common_value_its_trace_and_the_rare_values_one_grey_trace_first():
+    from curation.ui.map import OTHERS_COLOUR, PALETTE, colour_slots
 
     codes = np.array([0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4], dtype=np.int32)
-    groups = colour_groups(codes, ["e", "d", "c", "b", "a"], top=3)
-    assert [name for name, _ in groups] == ["2 other values", "b", "c", "d"]
-    assert sorted(np.concatenate([rows for _, rows in groups]).tolist()) == list(range(len(codes)))
-    assert groups[0][1].tolist() == [0, 10]
-    assert [name for name, _ in colour_groups(codes, ["e", "d", "c", "b", "a"], top=5)] == ["a", "b", "c", "d", "e"]
+    slots, lookup = colour_slots(codes, ["e", "d", "c", "b", "a"], top=3)
+    assert slots == [("2 other values", OTHERS_COLOUR), ("b", PALETTE[0]), ("c", PALETTE[1]), ("d", PALETTE[2])]
+    assert lookup[codes].tolist() == [0, 3, 3, 2, 2, 2, 1, 1, 1, 1, 0]
+    assert [name for name, _ in colour_slots(codes, ["e", "d", "c", "b", "a"], top=5)[0]] == ["a", "b", "c", "d", "e"]
 
 
 def picture_pixels(source: str) -> np.ndarray:

@@ -189,13 +189,6 @@ def colour_slots(codes: np.ndarray, names: list[str],
     return slots, lookup
 
 
-def colour_groups(codes: np.ndarray, names: list[str], top: int = TOP_COLOURS) -> list[tuple[str, np.ndarray]]:
-    """(name, row positions) per trace, in `colour_slots` order."""
-    slots, lookup = colour_slots(codes, names, top)
-    slot_of = lookup[codes]
-    return [(name, np.flatnonzero(slot_of == slot)) for slot, (name, _) in enumerate(slots)]
-
-
 def marker_style(points: int) -> dict:
     """Smaller, more transparent points the more there are, so that overlaps read as density."""
     crowd = max(0.0, np.log10(max(points, 1) / 3000))
