@@ -195,3 +195,18 @@ def test_the_picture_puts_each_point_in_its_pixel_in_its_colour_and_leaves_the_r
     assert pixels[-1, 0, :3].tolist() == [255, 0, 0] and 100 < pixels[-1, 0, 3] < 255, "one point: half opaque"
     assert pixels[0, -1, :3].tolist() == [0, 0, 255] and pixels[0, -1, 3] == 255, "two points: the most opaque"
     assert (pixels[..., 3] > 0).sum() == 3
+
+
+def test_the_pages_colours_are_read_once_per_revision_and_a_write_leaves_them_behind(faces_copy):
+    from curation.ui.map import map_colours
+
+    store = open_store(faces_copy)
+    try:
+        keys, image_ids, codes, names = first = map_colours(store, MODEL, "face", "flags")
+        assert map_colours(store, MODEL, "face", "flags") is first, "the same revision: read once"
+        assert names == ["no flag"] and not codes.flags.writeable
+        store.add_flag([int(image_ids[0])], "blurry", "", "ada")
+        keys, image_ids, codes, names = map_colours(store, MODEL, "face", "flags")
+    finally:
+        store.close()
+    assert names[codes[0]] == "blurry" and {names[c] for c in codes[1:]} == {"no flag"}

@@ -25,6 +25,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +94,32 @@ HOVER_SCRIPT = """
 })();
 </script>
 """
+
+
+#: Each point's key, image and colour code per store, for every session: at most KEPT_COLOURINGS, each under
+#: the store's revision it was read at, so any write (a label, a flag, a cleaning run) leaves it behind. At a
+#: million faces the query is most of the page's script (0.15-0.5 s).
+_KEPT: weakref.WeakKeyDictionary[Store, dict[tuple, tuple]] = weakref.WeakKeyDictionary()
+_KEPT_LOCK = threading.Lock()
+KEPT_COLOURINGS = 4
+
+
+def map_colours(store: Store, model: str, subject: str, colour_by: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                                list[str]]:
+    """`store.map_colours`, read once per revision of the data and shared (read-only) by every session."""
+    key = (store.revision, model, subject, colour_by)
+    with _KEPT_LOCK:
+        found = _KEPT.get(store, {}).get(key)
+    if found is None:
+        found = store.map_colours(model, subject, colour_by)
+        for array in found[:3]:
+            array.flags.writeable = False
+        with _KEPT_LOCK:
+            kept = _KEPT.setdefault(store, {})
+            kept[key] = found
+            for stale in list(kept)[:-KEPT_COLOURINGS]:
+                del kept[stale]
+    return found
 
 
 def choose_model(store: Store) -> str | None:
@@ -334,7 +362,7 @@ def map_section(store: Store, model: str, who: str) -> None:
     subject = EMBEDDERS[model].subject
     colour_by = st.segmented_control("Colour by", list(COLOUR_BY), default="label", key="map-colour",
                                      format_func=COLOUR_BY.get) or "label"
-    keys, image_ids, codes, names = store.map_colours(model, subject, colour_by)
+    keys, image_ids, codes, names = map_colours(store, model, subject, colour_by)
     if not len(keys):
         st.info(f"No usable image has a {model} vector yet.")
         return
