@@ -9,7 +9,8 @@ face-like dlib-resnet34 vectors (bench/umap_bench.py's clusters: --identities pe
    numba's compilation included): seconds to fit on the sample, and points per second placed by
    transform (skipped when the project's layout is already stored; --relayout forces it).
 2. Serves the project and times the Map page in headless Chromium (bench/pages.py's settle time:
-   the script finished and staying finished), then until the chart has drawn every point, for the
+   the script finished and staying finished), then until the chart has drawn its points (all of them up
+   to DRAWN_POINTS; past it, the picture of all and its MARKED_POINTS markers), for the
    whole map and for the baseline: the same page with the map cut to --baseline points (a project
    of that many faces, built and laid out the same way).
 3. With --check: hovers a point and lassos a region on the whole map, timing the lasso until the
@@ -17,6 +18,7 @@ face-like dlib-resnet34 vectors (bench/umap_bench.py's clusters: --identities pe
 
     python bench/map_scale.py                  # 20,000 faces, quick
     python bench/map_scale.py --n 1000000 --also 100000 --check
+    python bench/map_scale.py --project /tmp/scale --n 997914 --baseline 2000000 --check   # bench/scale.py's faces
 """
 
 from __future__ import annotations
@@ -140,17 +142,23 @@ def lay_out_timed(root: Path, sample: int, relayout: bool) -> None:
 
 
 def chart_drawn(page, points: int, timeout_ms: float) -> None:
-    """Wait until the chart's traces hold the points drawn of `points` and plotly has drawn them."""
+    """Wait until the chart's traces hold the points drawn of `points` (all up to DRAWN_POINTS, as WebGL; past
+    it, MARKED_POINTS as SVG markers over the picture of all) and plotly has drawn them."""
     from curation.maps import DRAWN_POINTS
+    from curation.ui.map import MARKED_POINTS
 
-    points = min(points, DRAWN_POINTS)
+    pictured = points > DRAWN_POINTS
+    points = min(points, MARKED_POINTS) if pictured else points
     page.wait_for_function(
-        """([selector, points]) => {
+        """([selector, points, pictured]) => {
           const chart = document.querySelector(selector);
           if (!chart || !chart._fullData || !chart._fullLayout) { return false; }
-          const drawn = chart._fullData.filter(t => t.type === 'scattergl').reduce((n, t) => n + t._length, 0);
-          return drawn === points && chart.querySelector('canvas') !== null;
-        }""", arg=[CHART, points], timeout=timeout_ms, polling=100)
+          const kind = pictured ? 'scatter' : 'scattergl';
+          const drawn = chart._fullData.filter(t => t.type === kind).reduce((n, t) => n + t._length, 0);
+          const shown = pictured ? chart.querySelector('.imagelayer image') !== null
+                                 : chart.querySelector('canvas') !== null;
+          return drawn === points && shown;
+        }""", arg=[CHART, points, pictured], timeout=timeout_ms, polling=100)
 
 
 def page_times(page, base: str, points: int, timeout_ms: float, loads: int = 2) -> list[tuple[float, float]]:
@@ -171,7 +179,7 @@ def trace_point(page) -> list[float]:
         """(selector) => {
           const chart = document.querySelector(selector), layout = chart._fullLayout;
           const box = chart.getBoundingClientRect();
-          const traces = chart._fullData.filter(t => t.type === 'scattergl' && !t.name.endsWith('other values'));
+          const traces = chart._fullData.filter(t => t.type.startsWith('scatter') && !t.name.endsWith('other values'));
           const trace = traces.sort((a, b) => b._length - a._length)[0];
           const i = Math.floor(trace._length / 2);
           return [box.left + layout._size.l + layout.xaxis.l2p(trace.x[i]),

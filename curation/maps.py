@@ -22,13 +22,13 @@ import numpy as np
 
 from curation.project import write_atomically
 
-# The most points the page draws: plotly's WebGL scatter, fed typed arrays, still pans, hovers and lassos
-# a million (bench/map_scale.py); beyond, a random million of them is drawn.
+# The most points the page shows and a lasso selects among; beyond, a random million of them.
 INTERACTIVE_POINTS = 1_000_000
-# Of those, the page draws a seeded random sample of at most this many as WebGL points (the density layer
-# and a lasso or box still cover every point): plotly reselects every drawn point on each mouse move of a
-# lasso: all of a million (CPU-rendered, load ~10) took 264 s for a 48-move lasso; with 50,000 / 100,000 / 200,000
-# drawn (load ~6) 24 / 45 / 67 s, the page 4.4 / 5.8 / 9.0 s (bench/map_scale.py --n 1000000 --check).
+# Up to this many the page draws every point as WebGL; past it, all of them as one picture under the chart
+# with a random few thousand marked on it for hover and click (curation/ui/map.py), and a lasso or box still
+# selects among every point. Plotly reselects every WebGL point on each mouse move of a lasso: all of a
+# million (CPU-rendered, load ~10) took 264 s for a 48-move lasso; 50,000 24 s; and CPU-rendered Chromium
+# spends ~0.5 s only starting a WebGL context (bench/map_scale.py --check, bench/pages.py).
 DRAWN_POINTS = 50_000
 # umap-learn is fitted on at most this many points (a minute or two on 2 cores); the rest are placed by
 # the fitted model's transform, TRANSFORM_BATCH at a time (one progress message each).
@@ -180,9 +180,14 @@ def read_layout(path: Path, keys: np.ndarray) -> np.ndarray | None:
 def layout_path(cache_dir: Path, model: str, keys: np.ndarray, seed: int) -> Path:
     digest = hashlib.sha256()
     digest.update(model.encode())
-    digest.update(np.sort(keys).astype("<i8").tobytes())
+    digest.update((keys if is_sorted(keys) else np.sort(keys)).astype("<i8").tobytes())
     digest.update(str(seed).encode())
     return cache_dir / f"{re.sub(r'[^A-Za-z0-9._-]', '_', model)}-{digest.hexdigest()[:32]}.npz"
+
+
+def is_sorted(keys: np.ndarray) -> bool:
+    """Ascending (the page's keys come sorted: checking is 20 times cheaper than sorting a million again)."""
+    return bool(np.all(keys[1:] >= keys[:-1]))
 
 
 def coords_in_order(stored_keys: np.ndarray, stored_coords: np.ndarray, keys: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ typed arrays over a density layer, a selection of them flagged."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import shutil
 from pathlib import Path
@@ -119,25 +120,42 @@ def test_a_selection_on_the_map_is_flagged_from_its_grid(served_many):
     assert [i for i, in flagged] == sorted(int(k) for k in first[:5])  # one face per image: face id = image id
 
 
-def test_colour_groups_put_every_point_in_one_trace_the_rare_values_together():
-    from curation.ui.map import colour_groups
+def test_colour_slots_give_each_common_value_its_trace_and_the_rare_values_one_grey_trace_first():
+    from curation.ui.map import OTHERS_COLOUR, PALETTE, colour_slots
 
     codes = np.array([0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4], dtype=np.int32)
-    groups = colour_groups(codes, ["e", "d", "c", "b", "a"], top=3)
-    assert [name for name, _ in groups] == ["2 other values", "b", "c", "d"]
-    assert sorted(np.concatenate([rows for _, rows in groups]).tolist()) == list(range(len(codes)))
-    assert groups[0][1].tolist() == [0, 10]
-    assert [name for name, _ in colour_groups(codes, ["e", "d", "c", "b", "a"], top=5)] == ["a", "b", "c", "d", "e"]
+    slots, lookup = colour_slots(codes, ["e", "d", "c", "b", "a"], top=3)
+    assert slots == [("2 other values", OTHERS_COLOUR), ("b", PALETTE[0]), ("c", PALETTE[1]), ("d", PALETTE[2])]
+    assert lookup[codes].tolist() == [0, 3, 3, 2, 2, 2, 1, 1, 1, 1, 0]
+    assert [name for name, _ in colour_slots(codes, ["e", "d", "c", "b", "a"], top=5)[0]] == ["a", "b", "c", "d", "e"]
 
 
-def test_past_drawn_points_a_sample_is_drawn_and_a_lasso_or_box_selects_among_all(served_many, monkeypatch):
+def picture_pixels(source: str) -> np.ndarray:
+    """The RGBA pixels of a PNG data URI."""
+    from PIL import Image
+
+    assert source.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGBA"))
+
+
+def test_past_drawn_points_all_are_one_picture_a_sample_is_marked_and_a_lasso_or_box_selects_among_all(
+        served_many, monkeypatch):
+    from curation.ui.map import PICTURE_SIZE
+
     monkeypatch.setattr("curation.ui.map.DRAWN_POINTS", 5_000)
+    monkeypatch.setattr("curation.ui.map.MARKED_POINTS", 1_000)
     at = app("app_pages/map.py", "ada")
     assert_clean(at)
-    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
-    assert traces[0]["type"] == "heatmap"
-    assert sum(typed_length(t["x"]) for t in traces[1:]) == 5_000
-    assert any("a random 5,000 of them are drawn" in c.value and "among all 25,000" in c.value for c in at.caption)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    traces, [image] = spec["data"], spec["layout"]["images"]
+    assert {t["type"] for t in traces} == {"scatter"}, "SVG markers: no WebGL context to start"
+    assert sum(typed_length(t["x"]) for t in traces) == 1_000
+    assert "face #%{customdata}" in traces[-1]["hovertemplate"]
+    pixels = picture_pixels(image["source"])
+    assert pixels.shape == (PICTURE_SIZE[1], PICTURE_SIZE[0], 4) and image["layer"] == "below"
+    assert 0 < (pixels[..., 3] > 0).sum() < pixels[..., 3].size
+    assert [image["x"], image["x"] + image["sizex"]] == spec["layout"]["xaxis"]["range"]
+    assert any("a random 1,000 of them are" in c.value and "among all 25,000" in c.value for c in at.caption)
     store = cached(served_many)
     keys, _ = store.map_vectors(MODEL, "face")
     x, y = maps.stored_layout(maps_dir(store), MODEL, keys).T
@@ -152,3 +170,43 @@ def test_past_drawn_points_a_sample_is_drawn_and_a_lasso_or_box_selects_among_al
         at.run()
         assert_clean(at)
         assert any(f"{expected:,} points selected, {expected:,} images" in h.value for h in at.subheader)
+    # a click on a marker selects that marker's face
+    marker_trace = len(traces) - 1
+    face = int(np.frombuffer(base64.b64decode(traces[marker_trace]["customdata"]["bdata"]),
+                             dtype=traces[marker_trace]["customdata"]["dtype"])[0])
+    at.session_state["map-chart"] = {"selection": {"points": [{"curve_number": marker_trace, "point_index": 0}],
+                                                   "point_indices": [0], "box": [], "lasso": []}}
+    at.run()
+    assert any("1 points selected, 1 images" in h.value for h in at.subheader)
+    at.button(key="select-all").click().run()
+    at.button(key="apply-flag").click().run()
+    assert_clean(at)
+    flagged = cached(served_many).query("SELECT image_id FROM flags WHERE active")
+    assert face in {i for i, in flagged}  # one face per image: face id = image id
+
+
+def test_the_picture_puts_each_point_in_its_pixel_in_its_colour_and_leaves_the_rest_clear():
+    from curation.ui.map import picture
+
+    coords = np.array([[0, 0], [10, 5], [10, 5], [5, 2.5]], dtype=np.float32)
+    source, (x0, x1, y0, y1) = picture(coords, np.array([0, 1, 1, 0]), ("#ff0000", "#0000ff"), size=(11, 6))
+    pixels = picture_pixels(source)
+    assert x0 < 0 < 10 < x1 and y0 < 0 < 5 < y1
+    assert pixels[-1, 0, :3].tolist() == [255, 0, 0] and 100 < pixels[-1, 0, 3] < 255, "one point: half opaque"
+    assert pixels[0, -1, :3].tolist() == [0, 0, 255] and pixels[0, -1, 3] == 255, "two points: the most opaque"
+    assert (pixels[..., 3] > 0).sum() == 3
+
+
+def test_the_pages_colours_are_read_once_per_revision_and_a_write_leaves_them_behind(faces_copy):
+    from curation.ui.map import map_colours
+
+    store = open_store(faces_copy)
+    try:
+        keys, image_ids, codes, names = first = map_colours(store, MODEL, "face", "flags")
+        assert map_colours(store, MODEL, "face", "flags") is first, "the same revision: read once"
+        assert names == ["no flag"] and not codes.flags.writeable
+        store.add_flag([int(image_ids[0])], "blurry", "", "ada")
+        keys, image_ids, codes, names = map_colours(store, MODEL, "face", "flags")
+    finally:
+        store.close()
+    assert names[codes[0]] == "blurry" and {names[c] for c in codes[1:]} == {"no flag"}
