@@ -30,8 +30,9 @@ from .joint import coherent_groups
 from .method import MIN_GROUP, cannot_link, pairwise_distances
 
 #: Below this many face pairs over all pools, the pools are peeled in the job's process: a worker
-#: costs about half a second to start, a pool of 1,000 faces a few seconds to peel.
-WORKER_PAIRS = 1_000_000
+#: costs 1-3 s of wall time to start on a shared CPU (numpy, pandas, scipy), a pool of 1,000 faces
+#: 3-10 s to peel.
+WORKER_PAIRS = 4_000_000
 
 
 class PeelingCancelled(Exception):
