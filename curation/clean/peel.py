@@ -91,9 +91,7 @@ def peel_in_workers(pools: list, same_person: float, root: Path, workers: int | 
                 pickle.dump((same_person, [pool_input(pools[k], k) for k in hand]), out, protocol=5)
             arguments.append([str(path)])
         stopped = follow_workers("curation.clean.peel", arguments, [work / f"worker-{n}.log" for n in range(len(hands))],
-                                 record, total=len(pools),
-                                 progress=(lambda done, total: progress(done, total)) if progress else None,
-                                 cancelled=cancelled)
+                                 record, total=len(pools), progress=progress, cancelled=cancelled)
     if stopped:
         raise PeelingCancelled
     return groups
