@@ -7,7 +7,8 @@ person's beyond it), and a few percent impostors per pool drawn from other peopl
 the calibration (calibrate.py, which resolves the labels itself), the per-label peeling (joint.py's
 pools_of), the joint linking and assignment of groups across labels (the rest of resolve), the
 whole of clean_labels (its own peeling and joint step, then the verdicts) and the cross-identity
-duplicate search (run.py).
+duplicate search (run.py). `--workers N` peels the pools on N worker processes, as the clean job
+does at this size (their memory is not in the traced peak).
 
 Printed per size: seconds and peak traced memory (tracemalloc: numpy's allocations) per step, and
 the growth exponent of each step between consecutive sizes against the number of faces.
@@ -19,14 +20,17 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import tempfile
 import time
 import tracemalloc
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from curation.clean.calibrate import calibrate
 from curation.clean.joint import assign, clean_labels, link_distance, link_groups, merged_modes, person_weights, pools_of
+from curation.clean.peel import peel_in_workers
 from curation.clean.run import DUPLICATE_FRACTION, cross_identity_duplicates
 
 DIM = 128
@@ -68,7 +72,7 @@ def timed(step, results: dict, name: str):
     return out
 
 
-def measure(labels: int, per_label: int, steps: tuple[str, ...]) -> dict:
+def measure(labels: int, per_label: int, steps: tuple[str, ...], workers: int = 0) -> dict:
     vectors, image_ids, names = synthetic_project(labels, per_label)
     v64 = np.asarray(vectors, np.float64)
     results: dict = {}
@@ -76,16 +80,27 @@ def measure(labels: int, per_label: int, steps: tuple[str, ...]) -> dict:
     calibration = timed(lambda: calibrate(vectors, image_ids, names, PRIOR), results, "calibration")
     same = calibration.value
     if "peeling" in steps or "joint" in steps:
-        pools = timed(lambda: pools_of(v64, image_ids, names, same, None), results, "peeling")
+        pools = timed(lambda: pools_of(v64, image_ids, names, same, None, peel(workers)), results, "peeling")
         timed(lambda: joint(v64, image_ids, pools, same), results, "joint")
         del pools
     if "clean" in steps:
-        timed(lambda: clean_labels(vectors, image_ids, names, same), results, "clean")
+        timed(lambda: clean_labels(vectors, image_ids, names, same, peel=peel(workers)), results, "clean")
     if "duplicates" in steps:
         timed(lambda: cross_identity_duplicates(v64, image_ids, names, same * DUPLICATE_FRACTION), results, "duplicates")
     tracemalloc.stop()
     results["t"] = calibration.value
     return results
+
+
+def peel(workers: int):
+    """How the pools are peeled: here, one after another (0), or on that many worker processes."""
+    if not workers:
+        return None
+
+    def on_workers(pools, same):
+        with tempfile.TemporaryDirectory(prefix="clean-scale-") as folder:
+            return peel_in_workers(pools, same, Path(folder), workers)
+    return on_workers
 
 
 def joint(vectors, image_ids, pools, same):
@@ -110,14 +125,17 @@ def main() -> None:
     parser.add_argument("--theia", action="store_true", help=f"add {THEIA[0]}x{THEIA[1]} (1.2 million faces)")
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS,
                         help="steps to time (peeling and joint go together)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="peel the pools on this many worker processes, as the clean job does (0: here, serially)")
     args = parser.parse_args()
     sizes = [tuple(int(x) for x in size.split("x")) for size in args.sizes] + ([THEIA] if args.theia else [])
-    print(f"load average {os.getloadavg()[0]:.1f}; seconds (peak MiB traced) per step")
+    print(f"load average {os.getloadavg()[0]:.1f}; seconds (peak MiB traced) per step; peeling on "
+          f"{f'{args.workers} worker processes' if args.workers else 'this process'}")
     print("| labels x faces | faces | t | " + " | ".join(STEPS) + " |")
     print("|---|---|---|" + "---|" * len(STEPS))
     rows = []
     for labels, per_label in sizes:
-        r = measure(labels, per_label, args.steps)
+        r = measure(labels, per_label, args.steps, args.workers)
         rows.append((labels * per_label, r))
         cells = " | ".join(f"{r[s][0]:.2f} ({r[s][1]:.0f})" if s in r else "-" for s in STEPS)
         print(f"| {labels} x {per_label} | {labels * per_label:,} | {r['t']:.3f} | {cells} |", flush=True)

@@ -25,6 +25,7 @@ pool shares that person: the same person under two names, which the merge step t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -67,14 +68,21 @@ class Pool:
         return cannot_link(self.image_ids[self.rows], None if self.attributes is None else self.attributes[self.rows])
 
 
+Peel = Callable[[list[Pool], float], list[list[np.ndarray]]]
+
+
 def pools_of(vectors: np.ndarray, image_ids: np.ndarray, labels: np.ndarray, same_person: float,
-             attributes: np.ndarray | None) -> list[Pool]:
-    pools = []
-    for label in np.unique(labels):
-        rows = np.flatnonzero(labels == label)
-        pool = Pool(str(label), rows, [], vectors, image_ids, attributes)
-        pools.append(replace(pool, groups=coherent_groups(pool.distances, pool.blocked, same_person)))
-    return pools
+             attributes: np.ndarray | None, peel: Peel | None = None) -> list[Pool]:
+    """Every label's pool with its coherent groups, peeled by `peel` (default: here, one pool after
+    another; the clean job's peel.peeler deals them to worker processes)."""
+    names, owner = np.unique(labels, return_inverse=True)
+    order = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[order], np.arange(len(names) + 1))
+    pools = [Pool(str(label), order[bounds[k]:bounds[k + 1]], [], vectors, image_ids, attributes)
+             for k, label in enumerate(names)]
+    groups = peel(pools, same_person) if peel else [coherent_groups(pool.distances, pool.blocked, same_person)
+                                                     for pool in pools]
+    return [replace(pool, groups=found) for pool, found in zip(pools, groups)]
 
 
 def coherent_groups(distances: np.ndarray, blocked: np.ndarray, same_person: float) -> list[np.ndarray]:
@@ -301,8 +309,8 @@ class Identities:
 
 
 def resolve(vectors: np.ndarray, image_ids: np.ndarray, labels: np.ndarray, same_person: float,
-            attributes: np.ndarray | None = None) -> Identities:
-    pools = pools_of(vectors, image_ids, labels, same_person, attributes)
+            attributes: np.ndarray | None = None, peel: Peel | None = None) -> Identities:
+    pools = pools_of(vectors, image_ids, labels, same_person, attributes, peel)
     link = link_distance(pools, same_person)
     pools = [replace(pool, groups=merged_modes(pool.groups, np.where(pool.blocked, np.nan, pool.distances),
                                                same_person)) if len(pool.groups) > 1 else pool for pool in pools]
@@ -338,14 +346,14 @@ class Candidate:
 
 
 def clean_labels(vectors: np.ndarray, image_ids, labels, same_person: float,
-                 attributes: np.ndarray | None = None) -> Cleaning:
+                 attributes: np.ndarray | None = None, peel: Peel | None = None) -> Cleaning:
     """Clean every label against the whole project. Per face: keep / remove / relabel (to the label
     whose person it is), a score in [0.5, 1], the face's match to its label's person, and whether
     the label is ambiguous (then no removal: the candidates say what each reading would do)."""
     vectors = np.asarray(vectors, np.float64)
     image_ids, labels = np.asarray(image_ids), np.asarray(labels, dtype=object)
     attributes = None if attributes is None else np.asarray(attributes, dtype=object).reshape(len(labels), -1)
-    identities = resolve(vectors, image_ids, labels, same_person, attributes)
+    identities = resolve(vectors, image_ids, labels, same_person, attributes, peel)
     n = len(vectors)
     keep, match, ambiguous = np.zeros(n, bool), np.zeros(n), np.zeros(n, bool)
     forced, forced_target = np.zeros(n, bool), np.full(n, None, dtype=object)

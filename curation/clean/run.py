@@ -23,6 +23,7 @@ from ..store.edits import EditError
 from .calibrate import calibrate
 from .joint import clean_labels
 from .method import neighbour_vote, pairwise_distances
+from .peel import PeelingCancelled, peeler
 
 ACTOR = "cleaning"
 #: Two faces this much closer than the same-person distance are one photo (re-encoded, resized, cropped).
@@ -120,7 +121,9 @@ def pivot_distances(vectors: np.ndarray, pivots: np.ndarray):
 
 
 def clean_project(store, model: str, label: str | None = None, actor: str = ACTOR, job_id: int | None = None,
-                  progress=None) -> CleanSummary:
+                  progress=None, cancelled=None) -> CleanSummary:
+    """Clean the project's labels and record the suggestions; raises PeelingCancelled (nothing
+    recorded) when `cancelled` says so while the labels' pools are peeled."""
     embedder = get_embedder(model)
     units, vectors = store.cleaning_units(model, embedder.subject)
     if label is not None and not (units["label"] == label).any():
@@ -137,7 +140,9 @@ def clean_project(store, model: str, label: str | None = None, actor: str = ACTO
         calibration = calibrate(vectors, image_ids, labels, prior, attributes)
         same_person, source = calibration.value, calibration.source(source)
     progress and progress(1, 4, "Cleaning every identity")
-    result = (clean_labels(vectors, image_ids, labels, same_person, attributes) if embedder.subject == "face"
+    peel = peeler(store.project.root, progress and (lambda done, total: progress(
+        done, total, f"Cleaning every identity: {done:,} of {total:,} labels peeled")), cancelled)
+    result = (clean_labels(vectors, image_ids, labels, same_person, attributes, peel) if embedder.subject == "face"
               else neighbour_vote(vectors, labels))
     progress and progress(2, 4, "Looking for the same face under two names")
     twins = cross_identity_duplicates(vectors, image_ids, labels, same_person * DUPLICATE_FRACTION)
@@ -164,6 +169,9 @@ def clean_project(store, model: str, label: str | None = None, actor: str = ACTO
 
 def run_clean(ctx) -> tuple[str, bool]:
     """The "clean" job (curation.jobs.kinds)."""
-    summary = clean_project(ctx.store, ctx.params.model, ctx.params.label, ctx.actor or ACTOR, ctx.job_id,
-                            ctx.progress)
+    try:
+        summary = clean_project(ctx.store, ctx.params.model, ctx.params.label, ctx.actor or ACTOR, ctx.job_id,
+                                ctx.progress, ctx.cancelled)
+    except PeelingCancelled:
+        return "Cancelled while the labels were peeled; no suggestion recorded.", True
     return summary.line(), False

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -101,6 +101,46 @@ def follow_worker(module: str, args: list[str], log: Path, record: Callable[[dic
             if cancelled and cancelled():
                 return True
     return False
+
+
+def follow_workers(module: str, arg_lists: list[list[str]], logs: list[Path], record: Callable[[dict], int],
+                   done: int = 0, total: int | None = None, progress: Callable[[int, int | None], None] | None = None,
+                   cancelled: Callable[[], bool] | None = None) -> bool:
+    """follow_worker for several processes of one module at once (one per list of args): each
+    message is recorded in this thread as it arrives from any of them; all are stopped on a cancel
+    or when one fails (its WorkerFailed is raised here). True when cancelled."""
+    merged: queue.Queue = queue.Queue()
+    with ExitStack() as running:
+        for args, log in zip(arg_lists, logs):
+            messages = running.enter_context(worker_messages(module, args, log))
+            threading.Thread(target=_forward, args=(messages, merged), daemon=True, name=f"{module}-merge").start()
+        ended = 0
+        while ended < len(arg_lists):
+            try:
+                message = merged.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                message = None
+            if isinstance(message, BaseException):
+                raise message
+            if message is _END:
+                ended += 1
+            elif message is not None:
+                done += record(message)
+                if progress:
+                    progress(done, total)
+            if cancelled and cancelled():
+                return True
+    return False
+
+
+def _forward(messages: Iterator[dict | None], merged: queue.Queue) -> None:
+    """One worker's messages into the merged queue, then _END (or the error that ended it)."""
+    try:
+        for message in messages:
+            merged.put(message)
+        merged.put(_END)
+    except BaseException as exc:  # noqa: BLE001 - handed to the following thread, which raises it
+        merged.put(exc)
 
 
 def _pump(proc: subprocess.Popen, lines: queue.Queue) -> None:
