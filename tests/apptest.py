@@ -24,7 +24,11 @@ def assert_clean(at: AppTest) -> None:
 
 
 def cached(root: Path):
-    """The store the app's sessions share for the project at `root`."""
+    """The store the app's sessions share for the project at `root`, once its pages' reading ahead is
+    done (a test then knows what the pages find kept)."""
     from curation.ui.context import cached_store
+    from curation.ui.warm import wait_warm
 
-    return cached_store(str(root))
+    store = cached_store(str(root))
+    wait_warm(store)
+    return store

@@ -192,3 +192,17 @@ def test_review_tags_an_image_in_its_detail(project):
     at.button(key="detail-undo").click().run()
     assert store.image_tags(first) == {}
     assert at.selectbox(key=f"tag-{first}-pose-").value == "", "the select shows the stored tag after an undo"
+
+
+def test_reading_ahead_when_the_project_opens_leaves_a_first_visit_nothing_to_compute(audited, monkeypatch):
+    from curation.ui.warm import wait_warm, warm_pages
+
+    store = cached(audited)
+    warm_pages(store)
+    wait_warm(store)
+    frame_of, runs = store.audit_frame, []
+    monkeypatch.setattr(store, "audit_frame", lambda run: runs.append(run) or frame_of(run))
+    at = app("app_pages/audit.py")
+    assert_clean(at)
+    assert runs == [], "the page's first view (latest run, first attribute set) was read ahead"
+    assert set(dataframe(at, "metrics")["subgroup"]) >= {"female", "male"}

@@ -210,3 +210,20 @@ def test_the_pages_colours_are_read_once_per_revision_and_a_write_leaves_them_be
     finally:
         store.close()
     assert names[codes[0]] == "blurry" and {names[c] for c in codes[1:]} == {"no flag"}
+
+
+def test_reading_ahead_when_the_project_opens_leaves_the_maps_first_visit_no_colour_query(served_many, monkeypatch):
+    from apptest import cached
+    from curation.ui.warm import wait_warm, warm_pages
+
+    store = cached(served_many)
+    warm_pages(store)
+    wait_warm(store)
+    asked = []
+    colours = store.map_colours
+    monkeypatch.setattr(store, "map_colours", lambda *args: asked.append(args) or colours(*args))
+    at = app("app_pages/map.py", "ada")
+    assert_clean(at)
+    assert asked == [], "the first model's colours by label were read ahead"
+    at.segmented_control(key="map-colour").set_value("flags").run()
+    assert asked == [(MODEL, "face", "flags")]

@@ -108,9 +108,14 @@ def tag_sources(overview: pd.DataFrame | None) -> None:
                  column_config={"confirmed": "confirmed tags", "proposed": "proposed, not yet confirmed"})
 
 
+def finished_runs(store: Store) -> list[dict]:
+    """The runs an audit can read, latest first: the latest is audited by default."""
+    return [r for r in store.runs() if r["status"] == "done"]
+
+
 def run_choice(store: Store) -> dict | None:
     """A finished run to audit (the latest by default), or None for the dataset alone."""
-    runs = [r for r in store.runs() if r["status"] == "done"]
+    runs = finished_runs(store)
     return st.selectbox("Run", [None, *runs], index=1 if runs else 0, key="audit-run", format_func=_run_title,
                         help="Accuracy is measured on the run's validation images.")
 
@@ -173,6 +178,16 @@ def set_tables(data: AuditData, store: Store, run: dict | None, names: list[str]
     """The representation, accuracy and error-rate tables of these attribute sets, once per revision."""
     key = ("sets", data.revision, _run_id(run), tuple(names), tuple(sets))
     return _kept(store, key, partial(_tables_of, data.frame, names, sets, run is not None))
+
+
+def warm_audit(store: Store) -> None:
+    """Compute what the Audit page first shows (the latest run, every attribute, the first set), as a
+    first visit would, so that it finds it kept."""
+    names = store.attribute_names()
+    if names:
+        runs = finished_runs(store)
+        run = runs[0] if runs else None
+        set_tables(audit_data(store, run, names), store, run, names, attribute_sets(names, True)[:1])
 
 
 def _run_id(run: dict | None) -> int | None:

@@ -12,6 +12,7 @@ from ..project import DB_NAME, ProjectError
 from ..store import Store, open_store
 from .text import md_text
 from .signin import busy_sign_in_form, require_user, signed_in
+from .warm import warm_pages
 
 log = logging.getLogger("curation.app")
 
@@ -21,9 +22,11 @@ ANNOTATOR_KEY = "annotator"
 
 @st.cache_resource(show_spinner=False)
 def cached_store(root: str) -> Store:
-    """One store per project for the whole app; jobs a dead process left running end as failed."""
+    """One store per project for the whole app; jobs a dead process left running end as failed; the
+    heaviest pages' first reads start in the background."""
     store = open_store(root)
     store.fail_orphaned_jobs()
+    warm_pages(store)
     return store
 
 

@@ -122,8 +122,21 @@ def map_colours(store: Store, model: str, subject: str, colour_by: str) -> tuple
     return found
 
 
+def map_models(store: Store) -> list[str]:
+    """The embedders whose vectors can be mapped; the first is shown by default."""
+    return [name for name in store.embedding_counts() if name in EMBEDDERS]
+
+
+def warm_map(store: Store) -> None:
+    """Read the colours the Map page first shows (the first model, by label), as a first visit would,
+    so that it finds them kept."""
+    models = map_models(store)
+    if models:
+        map_colours(store, models[0], EMBEDDERS[models[0]].subject, "label")
+
+
 def choose_model(store: Store) -> str | None:
-    models = [name for name in store.embedding_counts() if name in EMBEDDERS]
+    models = map_models(store)
     if not models:
         st.info("No embeddings yet: compute some on the Faces page first (dlib-resnet34 for faces, "
                 "hog for images without faces; both work offline).")
