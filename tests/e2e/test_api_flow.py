@@ -99,12 +99,20 @@ def test_every_command_works_through_the_server(project_copy, page, tmp_path):
         store.close()
 
 
+def as_in_a_terminal() -> None:
+    """Ctrl+C reaches the command as it does in a terminal. A test run started in the background
+    (`cmd &` in a script) ignores SIGINT, its children inherit that, and Python then installs no
+    KeyboardInterrupt at all: the command would rightly go on, as a background job should."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_cancels_a_served_job(project_copy, page, tmp_path):
     with served(project_copy, tmp_path / "serve.log") as url:
         open_browser_session(page, url)
         command = [sys.executable, "-m", "curation.cli", "train", str(project_copy), "--epochs", "200",
                    "--image-size", "32"]
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=as_in_a_terminal)
         client = connect(project_copy)
         wait_for_job(client, "train")
         proc.send_signal(signal.SIGINT)
