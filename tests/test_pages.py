@@ -239,3 +239,19 @@ def test_evaluate_shows_each_runs_own_figures_though_they_are_cached(project, tm
     assert any("star: 5" in b.label for b in at.button if b.key.startswith("pair-"))
     at.selectbox(key="eval-run").select_index(1).run()
     assert at.metric[0].value == "80.0%"
+
+
+def test_reading_ahead_computes_the_latest_runs_matrix_before_a_first_visit(project, tmp_path, monkeypatch):
+    from curation.ui.warm import wait_warm, warm_pages
+
+    store = cached(project)
+    finished_run(store, tmp_path, wrong=3)
+    warm_pages(store)
+    wait_warm(store)
+    counts, asked = store.prediction_counts, []
+    monkeypatch.setattr(store, "prediction_counts", lambda *args: asked.append(args) or counts(*args))
+    at = app("app_pages/evaluate.py")
+    assert_clean(at)
+    assert asked == [] and at.metric[0].value == "70.0%"
+    at.segmented_control(key="eval-split").set_value(None).run()
+    assert len(asked) == 1, "another split is computed when asked for"

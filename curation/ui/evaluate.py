@@ -24,8 +24,21 @@ SPLITS = {"val": "Validation", "train": "Training", None: "All"}
 MATRIX_LABELS = 20
 
 
+def finished_runs(store: Store, exclude: int | None = None) -> list[dict]:
+    """The runs Evaluate shows, latest first: the latest is shown by default."""
+    return [r for r in store.runs() if r["status"] == "done" and r["id"] != exclude]
+
+
+def warm_evaluate(store: Store) -> None:
+    """Compute the tables Evaluate first shows (the latest run's validation images), as a first visit
+    would, so that it finds them kept."""
+    runs = finished_runs(store)
+    if runs:
+        tables_of_run(store, runs[0], "val")
+
+
 def run_picker(store: Store, label: str, key: str, exclude: int | None = None) -> dict | None:
-    runs = [r for r in store.runs() if r["status"] == "done" and r["id"] != exclude]
+    runs = finished_runs(store, exclude)
     if not runs:
         return None
     return st.selectbox(label, runs, key=key, format_func=lambda r: (

@@ -1,7 +1,7 @@
 """What the heaviest pages read first, computed in the background when the app opens a project.
 
-At 1.2M images, a first visit to Map or Audit spends most of its time on cold queries (the Map's
-colours, the audited frame and its tables: 0.3-1 s each) that every later visit finds kept for
+At 1.2M images, a first visit to Map, Audit or Evaluate spends most of its time on cold queries (the
+Map's colours, the audited frame and its tables, the latest run's matrix: 0.3-1 s each) that every later visit finds kept for
 the same revision of the data. Reading them once the project is open means a first visit finds
 them kept as well; a write before it (a label, a tag) simply makes the page read them again.
 """
@@ -35,9 +35,10 @@ def wait_warm(store: Store) -> None:
 
 def _warm(store: Store) -> None:
     from .audit import warm_audit
+    from .evaluate import warm_evaluate
     from .map import warm_map
 
-    for warm in (warm_map, warm_audit):
+    for warm in (warm_map, warm_audit, warm_evaluate):
         try:
             warm(store)
         except Exception:
