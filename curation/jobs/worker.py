@@ -66,13 +66,11 @@ def work_folder(root: Path, kind: str):
 
 
 @contextmanager
-def worker_messages(module: str, args: list[str], log: Path,
-                    heartbeat: float | None = None) -> Iterator[Iterator[dict | None]]:
+def worker_messages(module: str, args: list[str], log: Path) -> Iterator[Iterator[dict]]:
     """Start `python -m module args` and give its messages; leaving the block stops it.
 
-    With `heartbeat`, None comes whenever that many seconds pass without a message, so the caller
-    can look for a cancel while a long step runs. Reading past the last message raises
-    `WorkerFailed`, with the worker's last line on stderr, if it exited with an error.
+    Reading past the last message raises `WorkerFailed`, with the worker's last line on stderr, if it
+    exited with an error.
     """
     with open(log, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, stderr=err,
@@ -80,7 +78,7 @@ def worker_messages(module: str, args: list[str], log: Path,
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_pump, args=(proc, lines), daemon=True, name=f"{module}-stdout").start()
     try:
-        yield _messages(proc, lines, log, heartbeat)
+        yield _messages(proc, lines, log)
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -92,23 +90,16 @@ def follow_worker(module: str, args: list[str], log: Path, record: Callable[[dic
                   cancelled: Callable[[], bool] | None = None) -> bool:
     """Run a worker and `record` each message as it arrives (`record` returns how many units the
     message covers, for the progress); stop it as soon as `cancelled` says so. True when cancelled."""
-    with worker_messages(module, args, log, heartbeat=POLL_SECONDS) as messages:
-        for message in messages:
-            if message is not None:
-                done += record(message)
-                if progress:
-                    progress(done, total)
-            if cancelled and cancelled():
-                return True
-    return False
+    return follow_workers(module, [args], [log], record, done, total, progress, cancelled)
 
 
 def follow_workers(module: str, arg_lists: list[list[str]], logs: list[Path], record: Callable[[dict], int],
                    done: int = 0, total: int | None = None, progress: Callable[[int, int | None], None] | None = None,
                    cancelled: Callable[[], bool] | None = None) -> bool:
-    """follow_worker for several processes of one module at once (one per list of args): each
-    message is recorded in this thread as it arrives from any of them; all are stopped on a cancel
-    or when one fails (its WorkerFailed is raised here). True when cancelled."""
+    """Run one worker of `module` per list of args at once; `record` each message in this thread as it
+    arrives from any of them (it returns how many units the message covers, for the progress). All
+    are stopped on a cancel, looked for at least every POLL_SECONDS, or when one fails (its
+    WorkerFailed is raised here). True when cancelled."""
     merged: queue.Queue = queue.Queue()
     with ExitStack() as running:
         for args, log in zip(arg_lists, logs):
@@ -151,15 +142,8 @@ def _pump(proc: subprocess.Popen, lines: queue.Queue) -> None:
     lines.put(_END)
 
 
-def _messages(proc: subprocess.Popen, lines: queue.Queue, log: Path, heartbeat: float | None) -> Iterator[dict | None]:
-    while True:
-        try:
-            message = lines.get(timeout=heartbeat)
-        except queue.Empty:
-            yield None
-            continue
-        if message is _END:
-            break
+def _messages(proc: subprocess.Popen, lines: queue.Queue, log: Path) -> Iterator[dict]:
+    while (message := lines.get()) is not _END:
         yield message
     if proc.wait() != 0:
         raise WorkerFailed(last_line(log) or f"The worker stopped with exit status {proc.returncode}.")

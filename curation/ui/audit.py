@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
-import weakref
 import zipfile
 from collections.abc import Callable
 from functools import partial
@@ -22,6 +20,7 @@ from ..export import csv_text
 from ..store import EditError, Store
 from ..store.audit import AUDIT_BASE_COLUMNS
 from .downloads import download
+from .kept import KeptPerStore
 from .review import flash
 from .text import md_inline
 
@@ -145,39 +144,22 @@ class SetTables(NamedTuple):
     rates: pd.DataFrame | None
 
 
-#: What is computed for the Audit page, per store, for every session: at most KEPT_AUDITS entries, each
-#: under the store's revision it was read at, so any write (a tag, a label, a finished run) leaves it behind.
-_KEPT: weakref.WeakKeyDictionary[Store, dict[tuple, tuple]] = weakref.WeakKeyDictionary()
-_KEPT_LOCK = threading.Lock()
-KEPT_AUDITS = 8
-
-
-def _kept(store: Store, key: tuple, compute: Callable[[], tuple]) -> tuple:
-    """`compute()`, or what it gave before under `key`. Every widget on the page reruns the script, and
-    at 1.2M images the frame's query and the tables take a second or more."""
-    with _KEPT_LOCK:
-        found = _KEPT.get(store, {}).get(key)
-    if found is None:
-        found = compute()
-        with _KEPT_LOCK:
-            kept = _KEPT.setdefault(store, {})
-            kept[key] = found
-            for stale in list(kept)[:-KEPT_AUDITS]:
-                del kept[stale]
-    return found
+#: What is computed for the Audit page, for every session, once per revision of the data: every widget on
+#: the page reruns the script, and at 1.2M images the frame's query and the tables take a second or more.
+KEPT = KeptPerStore(8)
 
 
 def audit_data(store: Store, run: dict | None, names: list[str]) -> AuditData:
     """The audited frame of `run` (or of the dataset) and what comes of it whole, once per revision."""
     revision = store.revision
-    return _kept(store, ("data", revision, _run_id(run), tuple(names)), partial(_read, store, revision, run, names))
+    return KEPT.get(store, ("data", revision, _run_id(run), tuple(names)), partial(_read, store, revision, run, names))
 
 
 def set_tables(data: AuditData, store: Store, run: dict | None, names: list[str],
                sets: list[tuple[str, ...]]) -> SetTables:
     """The representation, accuracy and error-rate tables of these attribute sets, once per revision."""
     key = ("sets", data.revision, _run_id(run), tuple(names), tuple(sets))
-    return _kept(store, key, partial(_tables_of, data.frame, names, sets, run is not None))
+    return KEPT.get(store, key, partial(_tables_of, data.frame, names, sets, run is not None))
 
 
 def warm_audit(store: Store) -> None:

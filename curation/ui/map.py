@@ -25,8 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import threading
-import weakref
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +42,7 @@ from ..maps import (DRAWN_POINTS, FIT_SAMPLE, INTERACTIVE_POINTS, coords_in_orde
 from ..names import chart_text
 from ..store import Store
 from .jobs import job_status
+from .kept import KeptPerStore
 from .pictures import picture_image
 from .review import action_bar, grid, show_flash
 from .text import md_inline
@@ -96,29 +96,22 @@ HOVER_SCRIPT = """
 """
 
 
-#: Each point's key, image and colour code per store, for every session: at most KEPT_COLOURINGS, each under
-#: the store's revision it was read at, so any write (a label, a flag, a cleaning run) leaves it behind. At a
-#: million faces the query is most of the page's script (0.15-0.5 s).
-_KEPT: weakref.WeakKeyDictionary[Store, dict[tuple, tuple]] = weakref.WeakKeyDictionary()
-_KEPT_LOCK = threading.Lock()
-KEPT_COLOURINGS = 4
+#: Each point's key, image and colour for every session, once per revision of the data (a label, a flag, a
+#: cleaning run leaves it behind): at a million faces the query is most of the page's script (0.15-0.5 s).
+KEPT_COLOURS = KeptPerStore(4)
 
 
 def map_colours(store: Store, model: str, subject: str, colour_by: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                                 list[str]]:
     """`store.map_colours`, read once per revision of the data and shared (read-only) by every session."""
-    key = (store.revision, model, subject, colour_by)
-    with _KEPT_LOCK:
-        found = _KEPT.get(store, {}).get(key)
-    if found is None:
-        found = store.map_colours(model, subject, colour_by)
-        for array in found[:3]:
-            array.flags.writeable = False
-        with _KEPT_LOCK:
-            kept = _KEPT.setdefault(store, {})
-            kept[key] = found
-            for stale in list(kept)[:-KEPT_COLOURINGS]:
-                del kept[stale]
+    return KEPT_COLOURS.get(store, (store.revision, model, subject, colour_by),
+                            partial(read_only_colours, store, model, subject, colour_by))
+
+
+def read_only_colours(store: Store, model: str, subject: str, colour_by: str) -> tuple:
+    found = store.map_colours(model, subject, colour_by)
+    for array in found[:3]:
+        array.flags.writeable = False
     return found
 
 
