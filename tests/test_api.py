@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from curation import api, jobs
 from curation.store import open_store
-from helpers import make_operation
+from helpers import make_operation, slow_job
 
 TOKEN = "server-token-for-tests"
 PASSWORD = "correct horse battery"
@@ -133,16 +133,7 @@ def test_unknown_job_kinds_and_params_are_4xx(served):
 
 def test_a_job_runs_reports_progress_by_events_and_cancels(served, monkeypatch):
     client, store = served
-
-    def slow(ctx):
-        for step in range(200):
-            ctx.progress(step, 200, f"step {step}")
-            if ctx.cancelled():
-                return "stopped early", True
-            time.sleep(0.02)
-        return "all steps", False
-
-    monkeypatch.setitem(jobs.OPERATIONS, "slow", make_operation("slow", slow))
+    monkeypatch.setitem(jobs.OPERATIONS, "slow", make_operation("slow", slow_job(200)))
     created = client.post("/api/v1/jobs", json={"kind": "slow", "params": {}})
     assert created.status_code == 201 and created.json()["active"]
     job_id = created.json()["id"]

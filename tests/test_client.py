@@ -10,16 +10,7 @@ import pytest
 
 from curation import jobs
 from curation.client import DirectProject, connect, interrupts_held
-from helpers import make_operation
-
-
-def slow(ctx):
-    for step in range(400):
-        ctx.progress(step, 400, f"step {step}")
-        if ctx.cancelled():
-            return "stopped early", True
-        time.sleep(0.02)
-    return "all steps", False
+from helpers import make_operation, slow_job
 
 
 def test_ctrl_c_is_held_while_a_job_starts_and_the_handler_comes_back():
@@ -32,7 +23,7 @@ def test_ctrl_c_is_held_while_a_job_starts_and_the_handler_comes_back():
 
 
 def test_ctrl_c_between_the_start_and_its_answer_cancels_the_job(project_copy, monkeypatch):
-    monkeypatch.setitem(jobs.OPERATIONS, "slow", make_operation("slow", slow))
+    monkeypatch.setitem(jobs.OPERATIONS, "slow", make_operation("slow", slow_job(400)))
     start = DirectProject.start
 
     def start_then_ctrl_c(self, kind, **params):

@@ -20,6 +20,7 @@ from ..export import csv_text
 from ..store import EditError, Store
 from ..store.audit import AUDIT_BASE_COLUMNS
 from .downloads import download
+from .evaluate import finished_runs
 from .kept import KeptPerStore
 from .review import flash
 from .text import md_inline
@@ -105,11 +106,6 @@ def tag_sources(overview: pd.DataFrame | None) -> None:
                "and are counted nowhere until then (Proposed values, at the end of the page):")
     st.dataframe(overview, hide_index=True, key="tag-sources",
                  column_config={"confirmed": "confirmed tags", "proposed": "proposed, not yet confirmed"})
-
-
-def finished_runs(store: Store) -> list[dict]:
-    """The runs an audit can read, latest first: the latest is audited by default."""
-    return [r for r in store.runs() if r["status"] == "done"]
 
 
 def run_choice(store: Store) -> dict | None:

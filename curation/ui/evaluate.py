@@ -25,7 +25,7 @@ MATRIX_LABELS = 20
 
 
 def finished_runs(store: Store, exclude: int | None = None) -> list[dict]:
-    """The runs Evaluate shows, latest first: the latest is shown by default."""
+    """The runs Evaluate and Audit show, latest first: the latest is shown by default."""
     return [r for r in store.runs() if r["status"] == "done" and r["id"] != exclude]
 
 

@@ -24,10 +24,7 @@ def many_faces(tmp_path_factory):
 def test_hover_and_lasso_work_on_a_map_of_25000_faces(many_faces, page, tmp_path):
     bench = map_scale()
     with served(many_faces, tmp_path / "serve.log") as url:
-        page.goto(f"{url}/map?who=e2e-annotator")
-        wait_for_app(page)
-        page.locator(bench.CHART).scroll_into_view_if_needed()
-        bench.chart_drawn(page, FACES, 60_000)
+        open_map(page, url, bench, FACES)
         point = bench.trace_point(page)
         hover = bench.hover_text(page, point, 10_000)
         screenshot(page, "map-25k-hover")
@@ -58,10 +55,7 @@ def pictured_faces(tmp_path_factory):
 def test_hover_names_a_marker_and_a_lasso_selects_among_all_points_of_the_picture(pictured_faces, page, tmp_path):
     bench = map_scale()
     with served(pictured_faces, tmp_path / "serve.log") as url:
-        page.goto(f"{url}/map?who=e2e-annotator")
-        wait_for_app(page)
-        page.locator(bench.CHART).scroll_into_view_if_needed()
-        bench.chart_drawn(page, 60_000, 60_000)
+        open_map(page, url, bench, 60_000)
         point = bench.trace_point(page)
         hover = bench.hover_text(page, point, 10_000)
         near = markers_near(page, bench.CHART, point, 30)
@@ -90,3 +84,11 @@ def markers_near(page, chart: str, point: list[float], radius: float) -> int:
           }
           return n;
         }""", [chart, point, radius])
+
+
+def open_map(page, url: str, bench, points: int) -> None:
+    """The Map page as an annotator, scrolled to its chart once `points` are drawn."""
+    page.goto(f"{url}/map?who=e2e-annotator")
+    wait_for_app(page)
+    page.locator(bench.CHART).scroll_into_view_if_needed()
+    bench.chart_drawn(page, points, 60_000)
