@@ -93,7 +93,7 @@ def coverage_bars(coverage: pd.DataFrame) -> None:
     """One bar per attribute: how many of the labelled images carry a tag."""
     for row in coverage.itertuples():
         share = row.tagged / row.images if row.images else 0.0
-        st.progress(share, text=f"{row.tagged} of {row.images} images tagged for {row.attribute}")
+        st.progress(share, text=f"{row.tagged:,} of {row.images:,} images tagged for {row.attribute}")
 
 
 def tag_sources(overview: pd.DataFrame | None) -> None:
