@@ -388,13 +388,20 @@ def interrupts_held() -> Iterator[list]:
     """Hold Ctrl+C while a job is being started, and say afterwards whether it came.
 
     The job exists on the server before its id comes back: an interrupt in between would end this
-    process and leave the job running with nobody following it. Only the main thread receives
-    signals, so elsewhere (a notebook's worker thread) nothing is held."""
+    process and leave the job running with nobody following it. A second Ctrl+C gives up waiting (a
+    server that does not answer would otherwise hold it for the request's 60 s). Only the main thread
+    receives signals, so elsewhere (a notebook's worker thread) nothing is held."""
     caught: list = []
     if threading.current_thread() is not threading.main_thread():
         yield caught
         return
-    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+
+    def hold(*_) -> None:
+        if caught:
+            raise KeyboardInterrupt
+        caught.append(True)
+
+    previous = signal.signal(signal.SIGINT, hold)
     try:
         yield caught
     finally:

@@ -22,6 +22,17 @@ def test_ctrl_c_is_held_while_a_job_starts_and_the_handler_comes_back():
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_a_second_ctrl_c_while_a_job_starts_gives_up_waiting():
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_ctrl_c_between_the_start_and_its_answer_cancels_the_job(project_copy, monkeypatch):
     monkeypatch.setitem(jobs.OPERATIONS, "slow", make_operation("slow", slow_job(400)))
     start = DirectProject.start
